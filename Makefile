@@ -1,0 +1,40 @@
+# fast_count — PGXS build for a C++17 PostgreSQL extension.
+EXTENSION = fast_count
+MODULE_big = fast_count
+
+SRCS = $(sort $(wildcard src/*.cpp))
+OBJS = $(SRCS:.cpp=.o)
+DATA = $(wildcard sql/fast_count--*.sql)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+
+# pg_regress suites (sql/NAME.sql, expected/NAME.out), on a temporary instance.
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/fast_count--%,$(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
+	--inputdir=. --outputdir=results_regress
+
+# Isolation specs (test/isolation/specs/NAME.spec, test/isolation/expected/NAME.out).
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/regress.conf \
+	--inputdir=test/isolation --outputdir=results_isolation
+
+# TAP tests (test/t/*.pl) with PostgreSQL::Test::Cluster.
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+EXTRA_CLEAN = tmp_check_regress tmp_check_isolation results_regress results_isolation \
+	tmp_check src/*.o src/*.d src/*.bc
+
+# JIT bitcode for C++ sources would need clang; the count path gains nothing from it.
+override with_llvm = no
+
+include $(PGXS)
+
+# PostgreSQL's headers are third-party code for us: include them as system
+# headers so that -Wextra speaks about our code only.
+override CPPFLAGS := -isystem $(includedir_server) -Isrc $(CPPFLAGS)
+override CXXFLAGS += -std=gnu++17 -Wextra -fno-omit-frame-pointer -MMD -MP
+SHLIB_LINK += -lstdc++
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,487 @@
+#include "cache_store.hpp"
+
+#include "key_lock.hpp"
+#include "settings.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace fast_count::cache_store {
+
+namespace {
+
+// Column numbers of fast_count.entries; the install and upgrade scripts
+// only ever append columns, and open_entries() checks the layout.
+enum Column : int {
+    kKey = 1,
+    kQuery,
+    kParams,
+    kSettings,
+    kOwner,
+    kRelids,
+    kTables,
+    kCount,
+    kCountedAt,
+    kExpiresAt,
+    kCountDuration,
+    kRegistered,
+    kRefreshEvery,
+    kNextRefreshAt,
+    kRegisteredAt,
+    kLastError,
+    kLastErrorAt,
+    kFailures,
+    kColumnCount = kFailures,
+};
+
+const char *const kColumnNames[kColumnCount] = {
+    "key",           "query",          "params",        "settings",   "owner",
+    "relids",        "tables",         "count",         "counted_at", "expires_at",
+    "count_duration", "registered",    "refresh_every", "next_refresh_at",
+    "registered_at", "last_error",     "last_error_at", "failures",
+};
+
+Oid entries_oid = InvalidOid;
+Oid entries_key_index_oid = InvalidOid;
+bool callback_registered = false;
+
+void forget_catalog_oids(Datum, Oid relid)
+{
+    if (relid == InvalidOid || relid == entries_oid || relid == entries_key_index_oid) {
+        entries_oid = InvalidOid;
+        entries_key_index_oid = InvalidOid;
+    }
+}
+
+void resolve_catalog()
+{
+    if (OidIsValid(entries_oid))
+        return;
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(forget_catalog_oids, 0);
+        callback_registered = true;
+    }
+    Oid schema = get_namespace_oid("fast_count", true);
+    Oid table = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
+    Oid index = OidIsValid(schema) ? get_relname_relid("entries_pkey", schema) : InvalidOid;
+    if (!OidIsValid(table) || !OidIsValid(index))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("extension \"fast_count\" is not installed in this database"),
+                        errhint("Run CREATE EXTENSION fast_count.")));
+    entries_oid = table;
+    entries_key_index_oid = index;
+}
+
+Relation open_entries(LOCKMODE mode)
+{
+    resolve_catalog();
+    Relation rel = table_open(entries_oid, mode);
+    TupleDesc desc = RelationGetDescr(rel);
+    bool matches = desc->natts == kColumnCount;
+    for (int i = 0; matches && i < kColumnCount; i++)
+        matches = strcmp(NameStr(TupleDescAttr(desc, i)->attname), kColumnNames[i]) == 0;
+    if (!matches)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("fast_count.entries does not have the layout this library expects"),
+                 errhint("Run ALTER EXTENSION fast_count UPDATE, or install the library "
+                         "that matches the installed extension version.")));
+    return rel;
+}
+
+struct Row {
+    Datum values[kColumnCount];
+    bool nulls[kColumnCount];
+    bool replace[kColumnCount];
+
+    Row()
+    {
+        for (int i = 0; i < kColumnCount; i++) {
+            values[i] = 0;
+            nulls[i] = true;
+            replace[i] = false;
+        }
+    }
+    void set(Column column, Datum value)
+    {
+        values[column - 1] = value;
+        nulls[column - 1] = false;
+        replace[column - 1] = true;
+    }
+    void set_null(Column column)
+    {
+        values[column - 1] = 0;
+        nulls[column - 1] = true;
+        replace[column - 1] = true;
+    }
+    bool is_null(Column column) const { return nulls[column - 1]; }
+    Datum get(Column column) const { return values[column - 1]; }
+};
+
+Datum interval_datum(int64 usecs)
+{
+    Interval *interval = static_cast<Interval *>(palloc0(sizeof(Interval)));
+    interval->time = usecs;
+    return IntervalPGetDatum(interval);
+}
+
+Datum oid_array_datum(List *oids)
+{
+    int n = list_length(oids);
+    Datum *items = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
+    int i = 0;
+    ListCell *lc;
+    foreach (lc, oids)
+        items[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+    return PointerGetDatum(construct_array(items, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+bool oid_array_contains(Datum array, List *oids)
+{
+    Datum *items;
+    bool *nulls;
+    int n;
+    deconstruct_array(DatumGetArrayTypeP(array), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &items,
+                      &nulls, &n);
+    for (int i = 0; i < n; i++)
+        if (!nulls[i] && list_member_oid(oids, DatumGetObjectId(items[i])))
+            return true;
+    return false;
+}
+
+// Finds the current version of the key's row; the returned tuple is a copy.
+HeapTuple find_row(Relation rel, const pg_uuid_t &key)
+{
+    ScanKeyData scan_key;
+    ScanKeyInit(&scan_key, kKey, BTEqualStrategyNumber, F_UUID_EQ,
+                UUIDPGetDatum(const_cast<pg_uuid_t *>(&key)));
+    SysScanDesc scan = systable_beginscan(rel, entries_key_index_oid, true, nullptr, 1, &scan_key);
+    HeapTuple tuple = systable_getnext(scan);
+    HeapTuple copy = HeapTupleIsValid(tuple) ? heap_copytuple(tuple) : nullptr;
+    systable_endscan(scan);
+    return copy;
+}
+
+void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
+{
+    Row row;
+    heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+
+    memset(entry, 0, sizeof(*entry));
+    entry->key = *DatumGetUUIDP(row.get(kKey));
+    entry->has_count = !row.is_null(kCount) && !row.is_null(kCountedAt);
+    if (entry->has_count) {
+        entry->count = DatumGetInt64(row.get(kCount));
+        entry->counted_at = DatumGetTimestampTz(row.get(kCountedAt));
+    }
+    entry->has_expires_at = !row.is_null(kExpiresAt);
+    if (entry->has_expires_at)
+        entry->expires_at = DatumGetTimestampTz(row.get(kExpiresAt));
+    entry->registered = DatumGetBool(row.get(kRegistered));
+    if (!row.is_null(kRefreshEvery))
+        entry->refresh_every_us = interval_to_usecs(DatumGetIntervalP(row.get(kRefreshEvery)));
+    entry->has_next_refresh_at = !row.is_null(kNextRefreshAt);
+    if (entry->has_next_refresh_at)
+        entry->next_refresh_at = DatumGetTimestampTz(row.get(kNextRefreshAt));
+    if (!row.is_null(kRegisteredAt))
+        entry->registered_at = DatumGetTimestampTz(row.get(kRegisteredAt));
+    entry->owner = DatumGetObjectId(row.get(kOwner));
+    entry->failures = DatumGetInt32(row.get(kFailures));
+    if (with_text) {
+        entry->query = TextDatumGetCString(row.get(kQuery));
+        entry->params = row.is_null(kParams) ? nullptr : DatumGetArrayTypePCopy(row.get(kParams));
+        entry->settings = DatumGetArrayTypePCopy(row.get(kSettings));
+    }
+}
+
+void write_row(Relation rel, HeapTuple old_tuple, Row &row)
+{
+    if (old_tuple != nullptr) {
+        HeapTuple updated =
+            heap_modify_tuple(old_tuple, RelationGetDescr(rel), row.values, row.nulls, row.replace);
+        CatalogTupleUpdate(rel, &old_tuple->t_self, updated);
+    } else {
+        CatalogTupleInsert(rel, heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls));
+    }
+    // Later reads in this transaction (and the next refresh check) see it.
+    CommandCounterIncrement();
+}
+
+// The columns that describe the query itself, as this caller reads it.
+void set_query_columns(Row &row, const QueryIdentity *identity, Oid owner, ArrayType *settings)
+{
+    row.set(kQuery, CStringGetTextDatum(identity->query_text));
+    if (identity->params != nullptr)
+        row.set(kParams, PointerGetDatum(identity->params));
+    else
+        row.set_null(kParams);
+    row.set(kSettings, PointerGetDatum(settings));
+    row.set(kOwner, ObjectIdGetDatum(owner));
+}
+
+template <typename Visit>
+void scan_all(Relation rel, Visit &&visit)
+{
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+        visit(tuple);
+    systable_endscan(scan);
+}
+
+bool text_arrays_equal(ArrayType *a, ArrayType *b)
+{
+    Datum *a_items, *b_items;
+    bool *a_nulls, *b_nulls;
+    int a_n, b_n;
+    deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &a_items, &a_nulls, &a_n);
+    deconstruct_array(b, TEXTOID, -1, false, TYPALIGN_INT, &b_items, &b_nulls, &b_n);
+    if (a_n != b_n)
+        return false;
+    for (int i = 0; i < a_n; i++) {
+        if (a_nulls[i] != b_nulls[i])
+            return false;
+        if (!a_nulls[i] && strcmp(TextDatumGetCString(a_items[i]), TextDatumGetCString(b_items[i])) != 0)
+            return false;
+    }
+    return true;
+}
+
+pg_uuid_t *copy_key(Datum key)
+{
+    auto *copy = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    *copy = *DatumGetUUIDP(key);
+    return copy;
+}
+
+} // namespace
+
+int64 interval_to_usecs(const Interval *interval)
+{
+    return interval->time + interval->day * USECS_PER_DAY +
+           static_cast<int64>(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
+bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text)
+{
+    Relation rel = open_entries(AccessShareLock);
+    HeapTuple tuple = find_row(rel, key);
+    if (tuple != nullptr)
+        decode(rel, tuple, entry, with_text);
+    table_close(rel, AccessShareLock);
+    return tuple != nullptr;
+}
+
+void store_count(const QueryIdentity *identity, const CountRun &run)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    HeapTuple old_tuple = find_row(rel, identity->key);
+    Entry old{};
+    if (old_tuple != nullptr)
+        decode(rel, old_tuple, &old, false);
+
+    Row row;
+    row.set(kKey, UUIDPGetDatum(const_cast<pg_uuid_t *>(&identity->key)));
+    row.set(kRelids, oid_array_datum(identity->relids));
+    row.set(kTables, oid_array_datum(identity->tables));
+    row.set(kCount, Int64GetDatum(run.count));
+    row.set(kCountedAt, TimestampTzGetDatum(run.started_at));
+    row.set(kCountDuration, interval_datum(static_cast<int64>(run.milliseconds * 1000.0)));
+    row.set_null(kLastError);
+    row.set_null(kLastErrorAt);
+    row.set(kFailures, Int32GetDatum(0));
+
+    if (old_tuple != nullptr && old.registered) {
+        TimestampTz next = run.started_at + old.refresh_every_us;
+        row.set(kNextRefreshAt, TimestampTzGetDatum(next));
+        row.set(kExpiresAt,
+                TimestampTzGetDatum(next + static_cast<int64>(settings::max_stale) * USECS_PER_SEC));
+    } else {
+        row.set(kExpiresAt, TimestampTzGetDatum(run.started_at + static_cast<int64>(
+                                                                     settings::expire_after) *
+                                                                     USECS_PER_SEC));
+        row.set(kRegistered, BoolGetDatum(false));
+        row.set_null(kRefreshEvery);
+        row.set_null(kNextRefreshAt);
+        row.set_null(kRegisteredAt);
+        set_query_columns(row, identity, GetUserId(), capture_reading_settings());
+    }
+    write_row(rel, old_tuple, row);
+    table_close(rel, RowExclusiveLock);
+}
+
+void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid owner,
+                    ArrayType *settings, TimestampTz registered_at)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    HeapTuple old_tuple = find_row(rel, identity->key);
+    Entry old{};
+    if (old_tuple != nullptr)
+        decode(rel, old_tuple, &old, false);
+
+    TimestampTz now = GetCurrentTimestamp();
+    TimestampTz next = now;
+    if (old_tuple != nullptr && old.has_count && old.counted_at + refresh_every_us > now)
+        next = old.counted_at + refresh_every_us;
+
+    Row row;
+    row.set(kKey, UUIDPGetDatum(const_cast<pg_uuid_t *>(&identity->key)));
+    set_query_columns(row, identity, owner, settings);
+    row.set(kRelids, oid_array_datum(identity->relids));
+    row.set(kTables, oid_array_datum(identity->tables));
+    row.set(kRegistered, BoolGetDatum(true));
+    row.set(kRefreshEvery, interval_datum(refresh_every_us));
+    row.set(kNextRefreshAt, TimestampTzGetDatum(next));
+    row.set(kRegisteredAt, TimestampTzGetDatum(old.registered ? old.registered_at : registered_at));
+    if (old_tuple != nullptr && old.has_count)
+        row.set(kExpiresAt, TimestampTzGetDatum(next + static_cast<int64>(settings::max_stale) *
+                                                           USECS_PER_SEC));
+    if (old_tuple == nullptr)
+        row.set(kFailures, Int32GetDatum(0));
+    write_row(rel, old_tuple, row);
+    table_close(rel, RowExclusiveLock);
+}
+
+bool remove(const pg_uuid_t &key)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    HeapTuple tuple = find_row(rel, key);
+    if (tuple != nullptr) {
+        CatalogTupleDelete(rel, &tuple->t_self);
+        CommandCounterIncrement();
+    }
+    table_close(rel, RowExclusiveLock);
+    return tuple != nullptr;
+}
+
+void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    HeapTuple tuple = find_row(rel, key);
+    if (tuple != nullptr) {
+        Entry old;
+        decode(rel, tuple, &old, false);
+        Row row;
+        row.set(kLastError, CStringGetTextDatum(message));
+        row.set(kLastErrorAt, TimestampTzGetDatum(GetCurrentTimestamp()));
+        row.set(kFailures, Int32GetDatum(old.failures + 1));
+        row.set(kNextRefreshAt, TimestampTzGetDatum(retry_at));
+        write_row(rel, tuple, row);
+    }
+    table_close(rel, RowExclusiveLock);
+}
+
+List *due_keys(TimestampTz now, TimestampTz *next_due)
+{
+    List *keys = NIL;
+    Relation rel = open_entries(AccessShareLock);
+    scan_all(rel, [&](HeapTuple tuple) {
+        Row row;
+        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        if (!DatumGetBool(row.get(kRegistered)))
+            return;
+        TimestampTz next =
+            row.is_null(kNextRefreshAt) ? now : DatumGetTimestampTz(row.get(kNextRefreshAt));
+        if (next <= now)
+            keys = lappend(keys, copy_key(row.get(kKey)));
+        else if (next < *next_due)
+            *next_due = next;
+    });
+    table_close(rel, AccessShareLock);
+    return keys;
+}
+
+List *expired_keys(TimestampTz now)
+{
+    List *keys = NIL;
+    Relation rel = open_entries(AccessShareLock);
+    scan_all(rel, [&](HeapTuple tuple) {
+        Row row;
+        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        if (DatumGetBool(row.get(kRegistered)))
+            return;
+        if (row.is_null(kExpiresAt) || DatumGetTimestampTz(row.get(kExpiresAt)) <= now)
+            keys = lappend(keys, copy_key(row.get(kKey)));
+    });
+    table_close(rel, AccessShareLock);
+    return keys;
+}
+
+List *keys_registered_as(const char *query, ArrayType *params)
+{
+    List *keys = NIL;
+    Relation rel = open_entries(AccessShareLock);
+    scan_all(rel, [&](HeapTuple tuple) {
+        Row row;
+        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        if (!DatumGetBool(row.get(kRegistered)))
+            return;
+        if (strcmp(TextDatumGetCString(row.get(kQuery)), query) != 0)
+            return;
+        if (row.is_null(kParams) != (params == nullptr))
+            return;
+        if (params != nullptr && !text_arrays_equal(DatumGetArrayTypeP(row.get(kParams)), params))
+            return;
+        keys = lappend(keys, copy_key(row.get(kKey)));
+    });
+    table_close(rel, AccessShareLock);
+    return keys;
+}
+
+void forget_relations(List *relids)
+{
+    if (relids == NIL)
+        return;
+    Relation rel = open_entries(RowExclusiveLock);
+    List *affected = NIL;
+    scan_all(rel, [&](HeapTuple tuple) {
+        Row row;
+        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        if (oid_array_contains(row.get(kRelids), relids) ||
+            oid_array_contains(row.get(kTables), relids))
+            affected = lappend(affected, copy_key(row.get(kKey)));
+    });
+
+    ListCell *lc;
+    foreach (lc, affected) {
+        const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
+        key_lock::lock(key);
+        HeapTuple tuple = find_row(rel, key);
+        if (tuple == nullptr)
+            continue;
+        Entry entry;
+        decode(rel, tuple, &entry, false);
+        if (!entry.registered) {
+            CatalogTupleDelete(rel, &tuple->t_self);
+            CommandCounterIncrement();
+            continue;
+        }
+        Row row;
+        row.set_null(kCount);
+        row.set_null(kCountedAt);
+        row.set_null(kExpiresAt);
+        row.set(kLastError, CStringGetTextDatum("a relation the query reads was dropped"));
+        row.set(kLastErrorAt, TimestampTzGetDatum(GetCurrentTimestamp()));
+        row.set(kNextRefreshAt, TimestampTzGetDatum(GetCurrentTimestamp()));
+        write_row(rel, tuple, row);
+    }
+    table_close(rel, RowExclusiveLock);
+}
+
+} // namespace fast_count::cache_store

@@ -1,0 +1,71 @@
+// Cache store: the catalog table fast_count.entries, source of truth for
+// cached counts and registrations. Read and written at the heap level:
+// reads see the latest committed rows whatever the caller's isolation level,
+// writes need no privilege on the table (ordinary users have none), and
+// every write happens under the entry's key lock (key_lock.hpp).
+#pragma once
+
+#include "count_executor.hpp"
+#include "query_identity.hpp"
+
+extern "C" {
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+}
+
+namespace fast_count::cache_store {
+
+struct Entry {
+    pg_uuid_t key;
+    bool has_count;
+    int64 count;
+    TimestampTz counted_at;
+    bool has_expires_at;
+    TimestampTz expires_at;
+    bool registered;
+    int64 refresh_every_us;
+    bool has_next_refresh_at;
+    TimestampTz next_refresh_at;
+    TimestampTz registered_at;
+    Oid owner;
+    int32 failures;
+    // Only filled when asked for (with_text):
+    char *query;
+    ArrayType *params;    // nullptr when none
+    ArrayType *settings;
+};
+
+// Fresh read of one entry; false when there is none.
+bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text = false);
+
+// Stores a count. A registered entry keeps its registration and gets its
+// next refresh time; otherwise the entry is (re)written as retroactive.
+void store_count(const QueryIdentity *identity, const CountRun &run);
+
+// Creates or updates the registration of identity's key.
+void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid owner,
+                    ArrayType *settings, TimestampTz registered_at);
+
+// Deletes an entry; false when there was none.
+bool remove(const pg_uuid_t &key);
+
+// Records a failed refresh of a registered entry and when to try again.
+void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at);
+
+// Keys of registered entries due at now; *next_due gets the earliest later
+// refresh time (or stays unchanged when there is none).
+List *due_keys(TimestampTz now, TimestampTz *next_due);
+
+// Keys of retroactive entries that expired before now.
+List *expired_keys(TimestampTz now);
+
+// Registered entries whose query text and parameters are exactly these.
+List *keys_registered_as(const char *query, ArrayType *params);
+
+// Forgets counts over dropped relations: retroactive entries go, registered
+// ones lose their count and are retried (and re-keyed) by the worker.
+void forget_relations(List *relids);
+
+int64 interval_to_usecs(const Interval *interval);
+
+} // namespace fast_count::cache_store

@@ -1,0 +1,94 @@
+#include "count_executor.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "optimizer/optimizer.h"
+#include "portability/instr_time.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+}
+
+namespace fast_count {
+
+namespace {
+
+// Keeps the single int8 that count(*) returns.
+struct CountReceiver {
+    DestReceiver pub;
+    int64 count;
+    bool seen;
+};
+
+bool receive_count(TupleTableSlot *slot, DestReceiver *self)
+{
+    auto *receiver = reinterpret_cast<CountReceiver *>(self);
+    bool isnull;
+    Datum value = slot_getattr(slot, 1, &isnull);
+    if (!isnull) {
+        receiver->count = DatumGetInt64(value);
+        receiver->seen = true;
+    }
+    return true;
+}
+
+void receiver_startup(DestReceiver *, int, TupleDesc) {}
+void receiver_shutdown(DestReceiver *) {}
+void receiver_destroy(DestReceiver *) {}
+
+} // namespace
+
+CountRun run_count(const QueryIdentity *identity)
+{
+    MemoryContext count_context =
+        AllocSetContextCreate(CurrentMemoryContext, "fast_count count", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller_context = MemoryContextSwitchTo(count_context);
+
+    // The planner scribbles on its input; the identity may be reused.
+    Query *query = static_cast<Query *>(copyObject(identity->count_query));
+    PlannedStmt *plan =
+        pg_plan_query(query, identity->query_text, CURSOR_OPT_PARALLEL_OK, nullptr);
+
+    CountReceiver receiver{};
+    receiver.pub.receiveSlot = receive_count;
+    receiver.pub.rStartup = receiver_startup;
+    receiver.pub.rShutdown = receiver_shutdown;
+    receiver.pub.rDestroy = receiver_destroy;
+    receiver.pub.mydest = DestNone;
+
+    // Like SPI in a volatile function: see the caller's earlier work, and in
+    // READ COMMITTED count under a fresh snapshot.
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
+
+    CountRun run{};
+    run.started_at = GetCurrentTimestamp();
+    instr_time start;
+    INSTR_TIME_SET_CURRENT(start);
+
+    QueryDesc *desc = CreateQueryDesc(plan, identity->query_text, GetActiveSnapshot(),
+                                      InvalidSnapshot, &receiver.pub, nullptr, nullptr, 0);
+    ExecutorStart(desc, 0);
+    ExecutorRun(desc, ForwardScanDirection, 0, true);
+    ExecutorFinish(desc);
+    ExecutorEnd(desc);
+    FreeQueryDesc(desc);
+    PopActiveSnapshot();
+
+    instr_time elapsed;
+    INSTR_TIME_SET_CURRENT(elapsed);
+    INSTR_TIME_SUBTRACT(elapsed, start);
+    run.milliseconds = INSTR_TIME_GET_MILLISEC(elapsed);
+
+    if (!receiver.seen)
+        elog(ERROR, "count(*) returned no row");
+    run.count = receiver.count;
+
+    MemoryContextSwitchTo(caller_context);
+    MemoryContextDelete(count_context);
+    return run;
+}
+
+} // namespace fast_count

@@ -1,0 +1,21 @@
+// Runs the count of an analyzed query through the planner and executor.
+#pragma once
+
+#include "query_identity.hpp"
+
+extern "C" {
+#include "utils/timestamp.h"
+}
+
+namespace fast_count {
+
+struct CountRun {
+    int64 count;
+    TimestampTz started_at;  // when the snapshot was taken: the count is as of then
+    double milliseconds;     // how long the count took
+};
+
+// Counts under a snapshot taken now, with the current user's privileges.
+CountRun run_count(const QueryIdentity *identity);
+
+} // namespace fast_count

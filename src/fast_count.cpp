@@ -1,0 +1,51 @@
+// Module entry: configuration, shared memory and the launcher when
+// preloaded, and the transaction callback that the layers share.
+#include "key_lock.hpp"
+#include "settings.hpp"
+#include "shared_state.hpp"
+#include "worker_control.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+}
+
+namespace {
+
+void on_transaction_event(XactEvent event, void *)
+{
+    switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+        fast_count::worker_control::at_transaction_end(true);
+        fast_count::key_lock::at_transaction_end();
+        break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+        fast_count::worker_control::at_transaction_end(false);
+        fast_count::key_lock::at_transaction_end();
+        break;
+    default:
+        break;
+    }
+}
+
+} // namespace
+
+void _PG_init(void)
+{
+    fast_count::settings::define_all();
+    if (process_shared_preload_libraries_in_progress) {
+        fast_count::shared_state::install_hooks();
+        fast_count::worker_control::register_launcher();
+    }
+    RegisterXactCallback(on_transaction_event, nullptr);
+}

@@ -1,0 +1,36 @@
+// Key locks: transaction-level advisory locks in a lock class of our own, so
+// that two refreshes of one query never run at once and user
+// pg_advisory_lock() keys can never collide with ours.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "storage/lock.h"
+#include "utils/uuid.h"
+}
+
+namespace fast_count::key_lock {
+
+// Fourth field of the advisory lock tag. User advisory locks use 1 and 2;
+// pg_locks shows ours with objsubid 17987 ("FC") and 17988 (worker).
+constexpr uint16 kKeyLockClass = 0x4643;
+constexpr uint16 kWorkerLockClass = 0x4644;
+
+// Takes the key's lock if it is free.
+bool try_lock(const pg_uuid_t &key);
+
+// Waits for the key's lock.
+void lock(const pg_uuid_t &key);
+
+// Whether this transaction took any key lock; a backend that holds one never
+// waits for another, so readers cannot deadlock on each other.
+bool holding_any();
+
+// Forgets the transaction's locks (they are released at its end).
+void at_transaction_end();
+
+// The session lock that makes a worker the only one of its database.
+LOCKTAG worker_tag(Oid database);
+
+} // namespace fast_count::key_lock

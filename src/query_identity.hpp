@@ -1,0 +1,40 @@
+// Query identity: reads a query text the way the caller would run it,
+// rejects anything but one read-only SELECT, and derives the cache key from
+// the analyzed tree (relation OIDs and constant values, never the raw text).
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/uuid.h"
+}
+
+namespace fast_count {
+
+struct QueryIdentity {
+    pg_uuid_t key;            // 128 bits of SHA-256 over the canonical tree
+    const char *query_text;   // the text as the caller gave it
+    ArrayType *params;        // text[] of $n values, or nullptr
+    Query *count_query;       // rewritten "SELECT count(*) FROM (<query>) q", ready to plan
+    List *permission_rtes;    // every RTE_RELATION the executor would check
+    List *relids;             // OIDs of the relations the query names
+    List *tables;             // OIDs of the relations read once views are expanded
+    const char *uncacheable;  // why the count must be live, or nullptr
+};
+
+// Parses, validates and analyzes text (with params for $1..$n, may be null).
+// Errors carry SQLSTATEs; nothing is cached or registered by this step.
+QueryIdentity *derive_identity(const char *text, ArrayType *params);
+
+// Settings that decide how a text reads (search_path) or what its stable
+// functions return; stored with registrations and applied by the worker.
+ArrayType *capture_reading_settings();
+void apply_reading_settings(ArrayType *settings);
+
+// The key as text (uuid form), for messages.
+char *key_to_cstring(const pg_uuid_t &key);
+
+} // namespace fast_count

@@ -1,0 +1,250 @@
+// The SQL-callable functions. Each reads its arguments, checks what SQL
+// users must be told about (NULLs, read-only transactions, privileges) and
+// hands over to the query identity and refresher layers.
+//
+// None of these functions pins search_path: the query text must be read
+// exactly as the caller would run it. Our own catalog access never goes
+// through name lookup in the caller's path (see cache_store.cpp).
+#include "cache_store.hpp"
+#include "key_lock.hpp"
+#include "pg_boundary.hpp"
+#include "query_identity.hpp"
+#include "refresher.hpp"
+#include "settings.hpp"
+#include "worker_control.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+namespace fast_count {
+
+namespace {
+
+const char *query_argument(FunctionCallInfo fcinfo, int n)
+{
+    if (PG_ARGISNULL(n))
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("query must not be null")));
+    return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+ArrayType *params_argument(FunctionCallInfo fcinfo, int n)
+{
+    if (PG_NARGS() <= n || PG_ARGISNULL(n))
+        return nullptr;
+    return PG_GETARG_ARRAYTYPE_P_COPY(n);
+}
+
+void require_writable(const char *action)
+{
+    if (refresher::cache_writable())
+        return;
+    ereport(ERROR,
+            (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+             errmsg("cannot %s in a read-only transaction", action),
+             RecoveryInProgress()
+                 ? errhint("This server is a standby; do it on the primary, and the result "
+                           "is replicated here.")
+                 : 0));
+}
+
+void require_cacheable(const QueryIdentity *identity, const char *action)
+{
+    if (identity->uncacheable == nullptr)
+        return;
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("cannot %s: %s", action, identity->uncacheable),
+                    errhint("fast_count() counts such a query live on every call.")));
+}
+
+void require_owner(const cache_store::Entry &entry)
+{
+    if (entry.owner == GetUserId() || has_privs_of_role(GetUserId(), entry.owner))
+        return;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("query is registered by role \"%s\"",
+                           GetUserNameFromId(entry.owner, true)
+                               ? GetUserNameFromId(entry.owner, true)
+                               : "(dropped role)"),
+                    errdetail("Only members of that role can change or remove the registration.")));
+}
+
+// Reads the query, or returns nullptr (and the error in *error) when it no
+// longer reads: a registration can be removed after its table is gone.
+QueryIdentity *try_derive_identity(const char *query, ArrayType *params, ErrorData **error)
+{
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    QueryIdentity *volatile identity = nullptr;
+
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        identity = derive_identity(query, params);
+        ReleaseCurrentSubTransaction();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        *error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    return identity;
+}
+
+} // namespace
+
+} // namespace fast_count
+
+using namespace fast_count;
+
+// fast_count(query text [, params text[]]) returns bigint
+FAST_COUNT_FUNCTION(fast_count_query)
+{
+    const char *query = query_argument(fcinfo, 0);
+    QueryIdentity *identity = derive_identity(query, params_argument(fcinfo, 1));
+    PG_RETURN_INT64(refresher::count_for_reader(identity));
+}
+
+// fast_count_register(query text, refresh_every interval, params text[]) returns uuid
+FAST_COUNT_FUNCTION(fast_count_register)
+{
+    const char *query = query_argument(fcinfo, 0);
+    int64 refresh_every_us = PG_ARGISNULL(1) ? static_cast<int64>(settings::refresh_every) *
+                                                   USECS_PER_SEC
+                                             : cache_store::interval_to_usecs(
+                                                   PG_GETARG_INTERVAL_P(1));
+    if (refresh_every_us < USECS_PER_SEC)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("refresh interval must be at least 1 second")));
+    ArrayType *params = params_argument(fcinfo, 2);
+    require_writable("register a query");
+
+    QueryIdentity *identity = derive_identity(query, params);
+    require_cacheable(identity, "register this query");
+    refresher::check_permissions(identity);
+
+    key_lock::lock(identity->key);
+    cache_store::Entry entry;
+    if (cache_store::lookup(identity->key, &entry) && entry.registered)
+        require_owner(entry);
+    cache_store::register_query(identity, refresh_every_us, GetUserId(),
+                                capture_reading_settings(), GetCurrentTimestamp());
+    worker_control::worker_needed_at_commit();
+
+    auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    *key = identity->key;
+    PG_RETURN_UUID_P(key);
+}
+
+// fast_count_unregister(query text, params text[]) returns boolean
+FAST_COUNT_FUNCTION(fast_count_unregister)
+{
+    const char *query = query_argument(fcinfo, 0);
+    ArrayType *params = params_argument(fcinfo, 1);
+    require_writable("unregister a query");
+
+    // Registrations under this exact text, plus the one this text reads as
+    // now (another spelling of the same query).
+    List *keys = cache_store::keys_registered_as(query, params);
+    ErrorData *error = nullptr;
+    QueryIdentity *identity = try_derive_identity(query, params, &error);
+    if (identity != nullptr) {
+        auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+        *key = identity->key;
+        keys = lappend(keys, key);
+    } else if (keys == NIL) {
+        ReThrowError(error);
+    }
+
+    bool removed = false;
+    ListCell *lc;
+    foreach (lc, keys) {
+        const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
+        key_lock::lock(key);
+        cache_store::Entry entry;
+        if (!cache_store::lookup(key, &entry) || !entry.registered)
+            continue;
+        require_owner(entry);
+        removed |= cache_store::remove(key);
+    }
+    if (!removed)
+        ereport(NOTICE, (errmsg("query is not registered")));
+    PG_RETURN_BOOL(removed);
+}
+
+// fast_count_refresh(query text, params text[]) returns bigint
+FAST_COUNT_FUNCTION(fast_count_refresh)
+{
+    const char *query = query_argument(fcinfo, 0);
+    ArrayType *params = params_argument(fcinfo, 1);
+    require_writable("refresh a cached count");
+    QueryIdentity *identity = derive_identity(query, params);
+    require_cacheable(identity, "cache the count of this query");
+    PG_RETURN_INT64(refresher::refresh(identity));
+}
+
+// Event trigger on sql_drop: counts over dropped relations are forgotten.
+FAST_COUNT_FUNCTION(fast_count_on_sql_drop)
+{
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("function can only be called as an event trigger")));
+
+    Oid schema = get_namespace_oid("fast_count", true);
+    Oid entries = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
+    if (!OidIsValid(entries))
+        PG_RETURN_NULL();
+
+    MemoryContext caller_context = CurrentMemoryContext;
+    List *relids = NIL;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
+                    "WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+                    "AND objsubid = 0",
+                    true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read the dropped objects");
+    bool drops_our_catalog = false;
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        bool isnull;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+        if (isnull)
+            continue;
+        Oid relid = DatumGetObjectId(value);
+        drops_our_catalog |= relid == entries;
+        MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
+        relids = lappend_oid(relids, relid);
+        MemoryContextSwitchTo(spi_context);
+    }
+    SPI_finish();
+
+    if (!drops_our_catalog)
+        cache_store::forget_relations(relids);
+    PG_RETURN_NULL();
+}
+
+// Called by the install script: a preloaded launcher serves this database.
+FAST_COUNT_FUNCTION(fast_count_on_install)
+{
+    worker_control::extension_installed();
+    PG_RETURN_VOID();
+}

@@ -1,0 +1,286 @@
+// The background worker of one database: refreshes registered queries when
+// they are due, drops expired retroactive counts, and survives an error in
+// any single query. Its loop follows contrib's autoprewarm and pg_cron.
+#include "cache_store.hpp"
+#include "key_lock.hpp"
+#include "pg_boundary.hpp"
+#include "refresher.hpp"
+#include "settings.hpp"
+#include "shared_state.hpp"
+#include "worker_control.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace fast_count::worker {
+
+namespace {
+
+// How often the worker checks whether someone waits to drop, rename or copy
+// its database; such commands fail while another process is connected.
+constexpr long kDatabaseCheckMs = 1000;
+
+MemoryContext cycle_context = nullptr;
+const char *database_name = "";
+
+LOCKTAG database_tag()
+{
+    LOCKTAG tag;
+    SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+    return tag;
+}
+
+void exit_worker(const char *why)
+{
+    ereport(LOG, (errmsg("fast_count worker for database \"%s\" exits: %s", database_name, why)));
+    proc_exit(0);
+}
+
+int64 retry_delay_us(int failures, int64 refresh_every_us)
+{
+    int64 delay = 10 * USECS_PER_SEC;
+    for (int i = 0; i < failures && delay < refresh_every_us; i++)
+        delay *= 2;
+    return Min(delay, Max(refresh_every_us, 10 * USECS_PER_SEC));
+}
+
+void report_failure(const pg_uuid_t &key, ErrorData *error)
+{
+    PG_TRY();
+    {
+        StartTransactionCommand();
+        cache_store::Entry entry;
+        if (key_lock::try_lock(key) && cache_store::lookup(key, &entry, true) &&
+            entry.registered) {
+            TimestampTz retry_at =
+                GetCurrentTimestamp() + retry_delay_us(entry.failures, entry.refresh_every_us);
+            cache_store::record_failure(key, error->message, retry_at);
+            ereport(WARNING,
+                    (errmsg("fast_count: refresh of registered query failed: %s", error->message),
+                     errdetail("Query: %s", entry.query),
+                     errhint("The cached count is kept; the worker tries again at %s.",
+                             timestamptz_to_str(retry_at))));
+        }
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    {
+        EmitErrorReport();
+        FlushErrorState();
+        AbortCurrentTransaction();
+    }
+    PG_END_TRY();
+}
+
+// Refreshes one registered entry in a transaction of its own. Returns false
+// when the entry was busy (someone else is counting it).
+bool refresh_one(const pg_uuid_t &key)
+{
+    volatile bool busy = false;
+    PG_TRY();
+    {
+        StartTransactionCommand();
+        PushActiveSnapshot(GetTransactionSnapshot());
+        pgstat_report_activity(STATE_RUNNING, "fast_count: refreshing a registered query");
+        refresher::WorkerResult result = refresher::refresh_registered(key);
+        if (result.outcome == refresher::Outcome::kRefreshed) {
+            pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: refreshed %s", result.query));
+            ereport(settings::log_level,
+                    (errmsg("fast_count: refreshed registered query: %lld rows in %.1f ms",
+                            static_cast<long long>(result.count), result.milliseconds),
+                     errdetail("Query: %s", result.query)));
+        }
+        busy = result.outcome == refresher::Outcome::kBusy;
+        PopActiveSnapshot();
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    {
+        HOLD_INTERRUPTS();
+        MemoryContextSwitchTo(cycle_context);
+        ErrorData *error = CopyErrorData();
+        EmitErrorReport();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        RESUME_INTERRUPTS();
+        report_failure(key, error);
+    }
+    PG_END_TRY();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    return !busy;
+}
+
+void drop_expired(List *keys)
+{
+    if (keys == NIL)
+        return;
+    StartTransactionCommand();
+    ListCell *lc;
+    int dropped = 0;
+    foreach (lc, keys) {
+        const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
+        cache_store::Entry entry;
+        if (!key_lock::try_lock(key))
+            continue;
+        if (cache_store::lookup(key, &entry) && !entry.registered &&
+            (!entry.has_expires_at || entry.expires_at <= GetCurrentTimestamp())) {
+            cache_store::remove(key);
+            dropped++;
+        }
+    }
+    CommitTransactionCommand();
+    if (dropped > 0)
+        ereport(DEBUG1, (errmsg("fast_count: dropped %d expired cached count(s)", dropped)));
+}
+
+// One pass over the registry. Returns when the worker should look again.
+TimestampTz run_cycle()
+{
+    MemoryContextReset(cycle_context);
+    MemoryContext caller_context = MemoryContextSwitchTo(cycle_context);
+
+    TimestampTz now = GetCurrentTimestamp();
+    TimestampTz next_wake = now + static_cast<int64>(settings::naptime) * USECS_PER_SEC;
+
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    if (!OidIsValid(get_extension_oid("fast_count", true))) {
+        shared_state::mark_without_extension(MyDatabaseId, true);
+        exit_worker("extension \"fast_count\" is not installed");
+    }
+    MemoryContextSwitchTo(cycle_context);
+    List *due = settings::enabled ? cache_store::due_keys(now, &next_wake) : NIL;
+    List *expired = cache_store::expired_keys(now);
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    MemoryContextSwitchTo(cycle_context);
+
+    ListCell *lc;
+    foreach (lc, due) {
+        CHECK_FOR_INTERRUPTS();
+        if (!refresh_one(*static_cast<pg_uuid_t *>(lfirst(lc))))
+            next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
+    }
+    drop_expired(expired);
+
+    // Refreshed entries have new due times; look again right away.
+    if (due != NIL)
+        next_wake = Min(next_wake, GetCurrentTimestamp());
+    MemoryContextSwitchTo(caller_context);
+    return next_wake;
+}
+
+void main_loop()
+{
+    LOCKTAG database = database_tag();
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            if (!worker_control::database_is_served(database_name))
+                exit_worker("fast_count.databases no longer lists this database");
+        }
+        if (LockHasWaiters(&database, RowExclusiveLock, true))
+            exit_worker("another session waits to drop, rename or copy the database");
+
+        TimestampTz next_wake = run_cycle();
+        long sleep_ms = 0;
+        TimestampTz now = GetCurrentTimestamp();
+        if (next_wake > now)
+            sleep_ms = static_cast<long>((next_wake - now + 999) / 1000);
+        sleep_ms = Min(sleep_ms, kDatabaseCheckMs);
+        if (sleep_ms == 0 && next_wake <= now)
+            continue;
+
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
+                         PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+}
+
+void wait_for_starter(TransactionId starter)
+{
+    if (!TransactionIdIsValid(starter))
+        return;
+    StartTransactionCommand();
+    XactLockTableWait(starter, nullptr, nullptr, XLTW_None);
+    CommitTransactionCommand();
+}
+
+void run(Oid database)
+{
+    TransactionId starter;
+    memcpy(&starter, MyBgworkerEntry->bgw_extra, sizeof(starter));
+
+    BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+    pgstat_report_appname(worker_control::kWorkerType);
+    cycle_context =
+        AllocSetContextCreate(TopMemoryContext, "fast_count worker cycle", ALLOCSET_DEFAULT_SIZES);
+
+    wait_for_starter(starter);
+
+    StartTransactionCommand();
+    database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+    LOCKTAG only_worker = key_lock::worker_tag(MyDatabaseId);
+    bool alone = LockAcquire(&only_worker, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+    bool installed = OidIsValid(get_extension_oid("fast_count", true));
+    CommitTransactionCommand();
+
+    if (!alone)
+        proc_exit(0);
+    if (!installed) {
+        shared_state::mark_without_extension(MyDatabaseId, true);
+        proc_exit(0);
+    }
+    if (!worker_control::database_is_served(database_name))
+        exit_worker("fast_count.databases does not list this database");
+
+    // Holding this lock makes DROP/ALTER DATABASE and CREATE DATABASE ...
+    // TEMPLATE wait instead of failing, and lets the loop see them waiting.
+    LockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, RowExclusiveLock);
+    ereport(LOG, (errmsg("fast_count worker started for database \"%s\"", database_name)));
+    main_loop();
+}
+
+} // namespace
+
+} // namespace fast_count::worker
+
+extern "C" {
+
+PGDLLEXPORT void fast_count_worker_main(Datum main_arg);
+
+void fast_count_worker_main(Datum main_arg)
+{
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    pqsignal(SIGINT, StatementCancelHandler);
+    BackgroundWorkerUnblockSignals();
+    (void) fast_count::cpp_entry([main_arg] {
+        fast_count::worker::run(DatumGetObjectId(main_arg));
+        return static_cast<Datum>(0);
+    });
+}
+
+} // extern "C"
