@@ -1,0 +1,46 @@
+# Helpers shared by the TAP tests: a cluster set up for fast_count, and the
+# questions the tests keep asking it.
+package FastCountNode;
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Exporter 'import';
+
+our @EXPORT = qw(new_fast_count_node worker_pid worker_count);
+
+# A cluster with fast_count preloaded (unless preload => 0) and a short naptime.
+sub new_fast_count_node
+{
+	my ($name, %opts) = @_;
+	my $preload = exists $opts{preload} ? $opts{preload} : 1;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => $opts{allows_streaming} ? 1 : 0);
+	$node->append_conf('postgresql.conf',
+		($preload ? "shared_preload_libraries = 'fast_count'\n" : '')
+		  . "fast_count.naptime = 1\n"
+		  . "max_worker_processes = 16\n"
+		  . ($opts{conf} // ''));
+	return $node;
+}
+
+# pid of the fast_count worker of a database, or '' when there is none.
+sub worker_pid
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'fast_count worker' "
+		  . "AND datname = '$db'");
+}
+
+# How many fast_count workers serve a database.
+sub worker_count
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'fast_count worker' "
+		  . "AND datname = '$db'");
+}
+
+1;

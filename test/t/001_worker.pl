@@ -1,0 +1,103 @@
+# The preloaded launcher and the per-database workers: which databases get a
+# worker, how registered queries get refreshed, and how a worker gives way to
+# configuration changes, DROP EXTENSION, DROP DATABASE and termination.
+use strict;
+use warnings;
+use lib 'test/perl';
+use FastCountNode;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_fast_count_node('worker');
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE app');
+$node->safe_psql('postgres', 'CREATE DATABASE plain');
+$node->safe_psql('app', 'CREATE EXTENSION fast_count');
+
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count launcher'"),
+	'the launcher runs');
+ok($node->poll_query_until('app',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND datname = 'app'"),
+	'CREATE EXTENSION starts a worker for its database');
+sleep 2;
+is(worker_count($node, 'plain'), '0', 'a database without the extension has no worker');
+is(worker_count($node, 'app'), '1', 'one worker per database');
+
+# A registered query is counted right away and again every interval.
+$node->safe_psql('app', q{
+	CREATE TABLE items AS SELECT g AS id, g % 3 AS state FROM generate_series(1, 3000) g;
+	SELECT fast_count_register('SELECT * FROM items WHERE state = 1', '1 second');
+});
+ok($node->poll_query_until('app',
+		"SELECT count = 1000 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 1'"),
+	'registered query counted by the worker');
+$node->safe_psql('app', 'INSERT INTO items SELECT g, 1 FROM generate_series(3001, 3500) g');
+ok($node->poll_query_until('app',
+		"SELECT count = 1500 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 1'"),
+	'registered query refreshed within its interval');
+ok($node->log_contains(qr/fast_count: refreshed registered query: \d+ rows in/),
+	'the worker logs what it refreshed');
+is($node->safe_psql('app',
+		"SELECT query FROM pg_stat_activity WHERE backend_type = 'fast_count worker'") =~ /fast_count: refresh/ ? 1 : 0,
+	1, 'pg_stat_activity shows what the worker did');
+
+# fast_count.log_level turns those lines down.
+$node->append_conf('postgresql.conf', "fast_count.log_level = debug1\n");
+$node->reload;
+sleep 2;
+my $offset = -s $node->logfile;
+sleep 3;
+my $later = slurp_file($node->logfile, $offset);
+unlike($later, qr/refreshed registered query/, 'fast_count.log_level = debug1 silences refresh lines');
+
+# fast_count.databases (SIGHUP): a database it does not list loses its worker...
+$node->append_conf('postgresql.conf', "fast_count.databases = 'postgres'\n");
+$node->reload;
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND datname = 'app'"),
+	'worker leaves a database that fast_count.databases no longer lists');
+ok($node->log_contains(qr/fast_count worker for database "app" exits: fast_count.databases no longer lists this database/),
+	'and says why');
+# ...and gets it back from the launcher when listed again.
+$node->append_conf('postgresql.conf', "fast_count.databases = ''\n");
+$node->reload;
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND datname = 'app'"),
+	'the launcher starts the worker again');
+
+# A terminated worker comes back.
+my $pid = worker_pid($node, 'app');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' "
+		  . "AND datname = 'app' AND pid <> $pid"),
+	'a terminated worker is started again');
+
+# CREATE EXTENSION in a database the launcher had skipped.
+$node->safe_psql('plain', 'CREATE EXTENSION fast_count');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND datname = 'plain'"),
+	'CREATE EXTENSION in a skipped database gets it a worker');
+
+# DROP EXTENSION: the worker leaves and the launcher does not restart it.
+$node->safe_psql('plain', 'DROP EXTENSION fast_count');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND datname = 'plain'"),
+	'DROP EXTENSION stops the worker');
+sleep 3;
+is(worker_count($node, 'plain'), '0', 'and it stays stopped');
+
+# DROP DATABASE is not blocked by the worker connected to it.
+is(worker_count($node, 'app'), '1', 'app has its worker before DROP DATABASE');
+my ($ret, $stdout, $stderr) = $node->psql('postgres', 'DROP DATABASE app');
+is($ret, 0, 'DROP DATABASE succeeds while a worker serves the database')
+  or diag($stderr);
+sleep 3;
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'fast_count worker'"),
+	'0', 'no worker is left after the drop');
+
+$node->stop;
+done_testing();
