@@ -6,6 +6,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bash "$here/scripts/install-deps.sh" || exit 1
 bash "$here/scripts/build.sh" || exit 1
 
@@ -42,6 +43,14 @@ count_prove() {  # file with prove output
   failed=$((failed + bad))
 }
 
+count_summary() {  # file whose last "N passed, M failed" line counts
+  local line
+  line=$(grep -E '^[A-Za-z_ ]*:? *[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  passed=$((passed + $(echo "$line" | sed -E 's/^[^0-9]*([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+}
+
 run_suite() {  # name, counter, command...
   local name=$1 counter=$2
   shift 2
@@ -61,11 +70,12 @@ run_suite() {  # name, counter, command...
   fi
 }
 
-run_suite "pg_regress" count_pg_regress as_postgres make -s installcheck ISOLATION= TAP_TESTS=
-run_suite "isolation" count_pg_regress as_postgres make -s installcheck REGRESS= TAP_TESTS=
-run_suite "tap" count_prove as_postgres make -s installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer
+pg_make() { as_postgres make -s PG_CONFIG="$PG_CONFIG" "$@"; }
+run_suite "pg_regress" count_pg_regress pg_make installcheck ISOLATION= TAP_TESTS=
+run_suite "isolation" count_pg_regress pg_make installcheck REGRESS= TAP_TESTS=
+run_suite "tap" count_prove pg_make installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer
 if [ -x "$work/clients/django/run_tests.sh" ]; then
-  run_suite "django" count_prove as_postgres "$work/clients/django/run_tests.sh"
+  run_suite "django" count_summary as_postgres env PG_CONFIG="$PG_CONFIG" "$work/clients/django/run_tests.sh"
 fi
 
 echo
