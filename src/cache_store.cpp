@@ -27,7 +27,9 @@ namespace fast_count::cache_store {
 namespace {
 
 // Column numbers of fast_count.entries; the install and upgrade scripts
-// only ever append columns, and open_entries() checks the layout.
+// only ever append columns, and open_entries() checks the layout. Columns
+// after kBaseColumnCount came with 0.2.0; a database still at 0.1.0 (before
+// ALTER EXTENSION ... UPDATE) works without them.
 enum Column : int {
     kKey = 1,
     kQuery,
@@ -47,7 +49,13 @@ enum Column : int {
     kLastError,
     kLastErrorAt,
     kFailures,
-    kColumnCount = kFailures,
+    kBaseColumnCount = kFailures,
+    kMode,
+    kExactState,
+    kExactPredicate,
+    kIsEstimate,
+    kChangeSignature,
+    kColumnCount = kChangeSignature,
 };
 
 const char *const kColumnNames[kColumnCount] = {
@@ -55,9 +63,11 @@ const char *const kColumnNames[kColumnCount] = {
     "relids",        "tables",         "count",         "counted_at", "expires_at",
     "count_duration", "registered",    "refresh_every", "next_refresh_at",
     "registered_at", "last_error",     "last_error_at", "failures",
+    "mode",          "exact_state",    "exact_predicate", "is_estimate", "change_signature",
 };
 
 Oid entries_oid = InvalidOid;
+int available_columns = 0;  // of the installed layout
 Oid entries_key_index_oid = InvalidOid;
 bool callback_registered = false;
 
@@ -93,8 +103,8 @@ Relation open_entries(LOCKMODE mode)
     resolve_catalog();
     Relation rel = table_open(entries_oid, mode);
     TupleDesc desc = RelationGetDescr(rel);
-    bool matches = desc->natts == kColumnCount;
-    for (int i = 0; matches && i < kColumnCount; i++)
+    bool matches = desc->natts >= kBaseColumnCount && desc->natts <= kColumnCount;
+    for (int i = 0; matches && i < desc->natts; i++)
         matches = strcmp(NameStr(TupleDescAttr(desc, i)->attname), kColumnNames[i]) == 0;
     if (!matches)
         ereport(ERROR,
@@ -102,7 +112,13 @@ Relation open_entries(LOCKMODE mode)
                  errmsg("fast_count.entries does not have the layout this library expects"),
                  errhint("Run ALTER EXTENSION fast_count UPDATE, or install the library "
                          "that matches the installed extension version.")));
+    available_columns = desc->natts;
     return rel;
+}
+
+bool has_column(Column column)
+{
+    return column <= available_columns;
 }
 
 struct Row {
@@ -118,19 +134,24 @@ struct Row {
             replace[i] = false;
         }
     }
+    // Columns the installed layout does not have yet are left out.
     void set(Column column, Datum value)
     {
+        if (!has_column(column))
+            return;
         values[column - 1] = value;
         nulls[column - 1] = false;
         replace[column - 1] = true;
     }
     void set_null(Column column)
     {
+        if (!has_column(column))
+            return;
         values[column - 1] = 0;
         nulls[column - 1] = true;
         replace[column - 1] = true;
     }
-    bool is_null(Column column) const { return nulls[column - 1]; }
+    bool is_null(Column column) const { return !has_column(column) || nulls[column - 1]; }
     Datum get(Column column) const { return values[column - 1]; }
 };
 
@@ -203,6 +224,9 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
         entry->registered_at = DatumGetTimestampTz(row.get(kRegisteredAt));
     entry->owner = DatumGetObjectId(row.get(kOwner));
     entry->failures = DatumGetInt32(row.get(kFailures));
+    entry->exact = !row.is_null(kMode) &&
+                   strcmp(TextDatumGetCString(row.get(kMode)), "exact") == 0;
+    entry->is_estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
     if (with_text) {
         entry->query = TextDatumGetCString(row.get(kQuery));
         entry->params = row.is_null(kParams) ? nullptr : DatumGetArrayTypePCopy(row.get(kParams));
@@ -212,6 +236,18 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
 
 void write_row(Relation rel, HeapTuple old_tuple, Row &row)
 {
+    // Heap-level inserts apply no column defaults or NOT NULL checks: a new
+    // row gets the table's defaults here.
+    if (old_tuple == nullptr) {
+        if (!row.replace[kRegistered - 1])
+            row.set(kRegistered, BoolGetDatum(false));
+        if (!row.replace[kFailures - 1])
+            row.set(kFailures, Int32GetDatum(0));
+        if (!row.replace[kMode - 1])
+            row.set(kMode, CStringGetTextDatum("periodic"));
+        if (!row.replace[kIsEstimate - 1])
+            row.set(kIsEstimate, BoolGetDatum(false));
+    }
     if (old_tuple != nullptr) {
         HeapTuple updated =
             heap_modify_tuple(old_tuple, RelationGetDescr(rel), row.values, row.nulls, row.replace);
@@ -352,8 +388,6 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
     if (old_tuple != nullptr && old.has_count)
         row.set(kExpiresAt, TimestampTzGetDatum(next + static_cast<int64>(settings::max_stale) *
                                                            USECS_PER_SEC));
-    if (old_tuple == nullptr)
-        row.set(kFailures, Int32GetDatum(0));
     write_row(rel, old_tuple, row);
     table_close(rel, RowExclusiveLock);
 }

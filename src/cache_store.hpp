@@ -29,6 +29,8 @@ struct Entry {
     TimestampTz registered_at;
     Oid owner;
     int32 failures;
+    bool exact;        // mode 'exact': kept exact by triggers, not counted
+    bool is_estimate;  // the count is the planner's estimate
     // Only filled when asked for (with_text):
     char *query;
     ArrayType *params;    // nullptr when none
