@@ -15,4 +15,77 @@ ALTER TABLE fast_count.entries
         CHECK (exact_state IN ('backfill', 'ready', 'rederive')),
     ADD COLUMN exact_predicate  text,
     ADD COLUMN is_estimate      boolean NOT NULL DEFAULT false,
-    ADD COLUMN change_signature bytea;
+    ADD COLUMN change_signature bytea,
+    ADD COLUMN checked_at       timestamptz;
+
+-- The planner's estimate, instantly, without counting (or caching).
+CREATE FUNCTION fast_count_estimate(query text, params text[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'fast_count_estimate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION fast_count_estimate(text, text[]) IS
+    'the planner''s estimate of the rows the SELECT returns, without running it';
+
+-- fast_count writes this table at the heap level, which fires no trigger; a
+-- change made by hand (an administrator's UPDATE or TRUNCATE) does, and makes
+-- the shared-memory index of this database start over from the table.
+CREATE FUNCTION fast_count._entries_edited()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fast_count_entries_edited'
+LANGUAGE C;
+CREATE TRIGGER entries_edited
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON fast_count.entries
+    FOR EACH STATEMENT EXECUTE FUNCTION fast_count._entries_edited();
+
+-- Activity counters, kept in shared memory (with shared_preload_libraries)
+-- since the server started or fast_count_stats_reset() was called.
+CREATE FUNCTION fast_count._counters(OUT key uuid, OUT hits bigint, OUT misses bigint,
+                                     OUT counts bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fast_count_counters'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION fast_count_stats(OUT hits bigint, OUT misses bigint, OUT counts bigint,
+                                 OUT live_counts bigint, OUT count_ms numeric,
+                                 OUT saved_ms numeric, OUT entries bigint,
+                                 OUT capacity bigint, OUT stats_reset timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fast_count_stats'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION fast_count_stats() IS
+    'server-wide totals: cache hits, misses, counts run (cached and live), time spent counting, time saved by hits, entries in the shared index';
+
+CREATE FUNCTION fast_count_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'fast_count_stats_reset'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION fast_count_stats_reset() FROM PUBLIC;
+COMMENT ON FUNCTION fast_count_stats_reset() IS 'sets the activity counters back to zero';
+
+CREATE OR REPLACE VIEW fast_count_entries AS
+SELECT e.key,
+       e.query,
+       e.params,
+       CASE WHEN e.registered THEN 'registered' ELSE 'retroactive' END AS kind,
+       e.count,
+       e.counted_at,
+       e.expires_at,
+       e.refresh_every,
+       e.next_refresh_at,
+       e.count_duration AS last_count_duration,
+       e.last_error,
+       e.last_error_at,
+       e.failures,
+       e.owner::regrole AS owner,
+       e.relids::regclass[] AS relations,
+       e.settings,
+       e.mode,
+       e.is_estimate,
+       coalesce(e.checked_at, e.counted_at) AS checked_at,
+       (e.registered AND e.next_refresh_at < now()) AS served_stale,
+       c.hits,
+       c.misses,
+       c.counts
+  FROM fast_count.entries e
+  LEFT JOIN fast_count._counters() c ON c.key = e.key
+ WHERE fast_count._visible(e.relids);

@@ -26,8 +26,11 @@ SELECT backend_type FROM pg_stat_activity
 SELECT fast_count_register('SELECT * FROM tickets WHERE open', '1 second') IS NOT NULL AS registered;
 -- The first count comes right after registration, without waiting an interval.
 SELECT wait_until($$SELECT count = 50 FROM fast_count_entries WHERE query = 'SELECT * FROM tickets WHERE open'$$) AS counted;
--- Later changes reach the cache within the interval.
+-- Later changes reach the cache within the interval. The worker counts
+-- again only when the statistics show a change, and a session publishes its
+-- statistics when it goes idle or ends: here, when it ends.
 INSERT INTO tickets SELECT g, true FROM generate_series(101, 120) g;
+\c
 SELECT wait_until($$SELECT count = 70 FROM fast_count_entries WHERE query = 'SELECT * FROM tickets WHERE open'$$) AS refreshed;
 SELECT fast_count('SELECT * FROM tickets WHERE open') AS served;
 SELECT failures, last_error FROM fast_count_entries WHERE query = 'SELECT * FROM tickets WHERE open';
@@ -44,6 +47,7 @@ REVOKE SELECT ON tickets FROM regress_fc_carol;
 SELECT wait_until($$SELECT failures > 0 FROM fast_count_entries WHERE query = 'SELECT * FROM tickets WHERE NOT open'$$) AS failure_recorded;
 SELECT last_error, count AS last_good_count FROM fast_count_entries WHERE query = 'SELECT * FROM tickets WHERE NOT open';
 INSERT INTO tickets SELECT g, true FROM generate_series(121, 125) g;
+\c
 SELECT wait_until($$SELECT count = 75 FROM fast_count_entries WHERE query = 'SELECT * FROM tickets WHERE open'$$) AS others_still_refreshed;
 
 SELECT fast_count_unregister('SELECT * FROM tickets WHERE NOT open') AS unregistered;

@@ -1,6 +1,7 @@
 #include "cache_store.hpp"
 
 #include "key_lock.hpp"
+#include "shared_index.hpp"
 #include "settings.hpp"
 
 extern "C" {
@@ -55,7 +56,8 @@ enum Column : int {
     kExactPredicate,
     kIsEstimate,
     kChangeSignature,
-    kColumnCount = kChangeSignature,
+    kCheckedAt,
+    kColumnCount = kCheckedAt,
 };
 
 const char *const kColumnNames[kColumnCount] = {
@@ -64,6 +66,7 @@ const char *const kColumnNames[kColumnCount] = {
     "count_duration", "registered",    "refresh_every", "next_refresh_at",
     "registered_at", "last_error",     "last_error_at", "failures",
     "mode",          "exact_state",    "exact_predicate", "is_estimate", "change_signature",
+    "checked_at",
 };
 
 Oid entries_oid = InvalidOid;
@@ -211,6 +214,9 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
         entry->count = DatumGetInt64(row.get(kCount));
         entry->counted_at = DatumGetTimestampTz(row.get(kCountedAt));
     }
+    if (!row.is_null(kCountDuration))
+        entry->count_ms =
+            interval_to_usecs(DatumGetIntervalP(row.get(kCountDuration))) / 1000.0;
     entry->has_expires_at = !row.is_null(kExpiresAt);
     if (entry->has_expires_at)
         entry->expires_at = DatumGetTimestampTz(row.get(kExpiresAt));
@@ -227,10 +233,14 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
     entry->exact = !row.is_null(kMode) &&
                    strcmp(TextDatumGetCString(row.get(kMode)), "exact") == 0;
     entry->is_estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
+    entry->checked_at =
+        row.is_null(kCheckedAt) ? entry->counted_at : DatumGetTimestampTz(row.get(kCheckedAt));
     if (with_text) {
         entry->query = TextDatumGetCString(row.get(kQuery));
         entry->params = row.is_null(kParams) ? nullptr : DatumGetArrayTypePCopy(row.get(kParams));
         entry->settings = DatumGetArrayTypePCopy(row.get(kSettings));
+        if (!row.is_null(kChangeSignature))
+            entry->change_signature = DatumGetByteaPCopy(row.get(kChangeSignature));
     }
 }
 
@@ -248,15 +258,28 @@ void write_row(Relation rel, HeapTuple old_tuple, Row &row)
         if (!row.replace[kIsEstimate - 1])
             row.set(kIsEstimate, BoolGetDatum(false));
     }
+    HeapTuple written;
     if (old_tuple != nullptr) {
-        HeapTuple updated =
+        written =
             heap_modify_tuple(old_tuple, RelationGetDescr(rel), row.values, row.nulls, row.replace);
-        CatalogTupleUpdate(rel, &old_tuple->t_self, updated);
+        CatalogTupleUpdate(rel, &old_tuple->t_self, written);
     } else {
-        CatalogTupleInsert(rel, heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls));
+        written = heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls);
+        CatalogTupleInsert(rel, written);
     }
     // Later reads in this transaction (and the next refresh check) see it.
     CommandCounterIncrement();
+
+    Entry entry;
+    decode(rel, written, &entry, false);
+    shared_index::publish_at_commit(RelationGetRelid(rel), entry);
+}
+
+void delete_row(Relation rel, HeapTuple tuple, const pg_uuid_t &key)
+{
+    CatalogTupleDelete(rel, &tuple->t_self);
+    CommandCounterIncrement();
+    shared_index::forget_at_commit(key);
 }
 
 // The columns that describe the query itself, as this caller reads it.
@@ -308,6 +331,12 @@ pg_uuid_t *copy_key(Datum key)
 
 } // namespace
 
+Oid catalog_oid()
+{
+    resolve_catalog();
+    return entries_oid;
+}
+
 int64 interval_to_usecs(const Interval *interval)
 {
     return interval->time + interval->day * USECS_PER_DAY +
@@ -324,7 +353,7 @@ bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text)
     return tuple != nullptr;
 }
 
-void store_count(const QueryIdentity *identity, const CountRun &run)
+void store_count(const QueryIdentity *identity, const CountRun &run, bytea *signature)
 {
     Relation rel = open_entries(RowExclusiveLock);
     HeapTuple old_tuple = find_row(rel, identity->key);
@@ -338,7 +367,13 @@ void store_count(const QueryIdentity *identity, const CountRun &run)
     row.set(kTables, oid_array_datum(identity->tables));
     row.set(kCount, Int64GetDatum(run.count));
     row.set(kCountedAt, TimestampTzGetDatum(run.started_at));
+    row.set(kCheckedAt, TimestampTzGetDatum(run.started_at));
     row.set(kCountDuration, interval_datum(static_cast<int64>(run.milliseconds * 1000.0)));
+    row.set(kIsEstimate, BoolGetDatum(run.is_estimate));
+    if (signature != nullptr)
+        row.set(kChangeSignature, PointerGetDatum(signature));
+    else
+        row.set_null(kChangeSignature);
     row.set_null(kLastError);
     row.set_null(kLastErrorAt);
     row.set(kFailures, Int32GetDatum(0));
@@ -354,11 +389,35 @@ void store_count(const QueryIdentity *identity, const CountRun &run)
                                                                      USECS_PER_SEC));
         row.set(kRegistered, BoolGetDatum(false));
         row.set_null(kRefreshEvery);
-        row.set_null(kNextRefreshAt);
+        // An estimate is due for its count right away (by the worker).
+        if (run.is_estimate)
+            row.set(kNextRefreshAt, TimestampTzGetDatum(run.started_at));
+        else
+            row.set_null(kNextRefreshAt);
         row.set_null(kRegisteredAt);
         set_query_columns(row, identity, GetUserId(), capture_reading_settings());
     }
     write_row(rel, old_tuple, row);
+    table_close(rel, RowExclusiveLock);
+}
+
+void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    HeapTuple tuple = find_row(rel, key);
+    if (tuple != nullptr) {
+        Entry old;
+        decode(rel, tuple, &old, false);
+        Row row;
+        row.set(kCheckedAt, TimestampTzGetDatum(checked_at));
+        if (old.registered) {
+            TimestampTz next = checked_at + old.refresh_every_us;
+            row.set(kNextRefreshAt, TimestampTzGetDatum(next));
+            row.set(kExpiresAt, TimestampTzGetDatum(
+                                    next + static_cast<int64>(settings::max_stale) * USECS_PER_SEC));
+        }
+        write_row(rel, tuple, row);
+    }
     table_close(rel, RowExclusiveLock);
 }
 
@@ -396,10 +455,8 @@ bool remove(const pg_uuid_t &key)
 {
     Relation rel = open_entries(RowExclusiveLock);
     HeapTuple tuple = find_row(rel, key);
-    if (tuple != nullptr) {
-        CatalogTupleDelete(rel, &tuple->t_self);
-        CommandCounterIncrement();
-    }
+    if (tuple != nullptr)
+        delete_row(rel, tuple, key);
     table_close(rel, RowExclusiveLock);
     return tuple != nullptr;
 }
@@ -428,7 +485,8 @@ List *due_keys(TimestampTz now, TimestampTz *next_due)
     scan_all(rel, [&](HeapTuple tuple) {
         Row row;
         heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
-        if (!DatumGetBool(row.get(kRegistered)))
+        bool estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
+        if (!DatumGetBool(row.get(kRegistered)) && !estimate)
             return;
         TimestampTz next =
             row.is_null(kNextRefreshAt) ? now : DatumGetTimestampTz(row.get(kNextRefreshAt));
@@ -436,6 +494,19 @@ List *due_keys(TimestampTz now, TimestampTz *next_due)
             keys = lappend(keys, copy_key(row.get(kKey)));
         else if (next < *next_due)
             *next_due = next;
+    });
+    table_close(rel, AccessShareLock);
+    return keys;
+}
+
+List *all_keys()
+{
+    List *keys = NIL;
+    Relation rel = open_entries(AccessShareLock);
+    scan_all(rel, [&](HeapTuple tuple) {
+        bool isnull;
+        Datum key = heap_getattr(tuple, kKey, RelationGetDescr(rel), &isnull);
+        keys = lappend(keys, copy_key(key));
     });
     table_close(rel, AccessShareLock);
     return keys;
@@ -502,8 +573,7 @@ void forget_relations(List *relids)
         Entry entry;
         decode(rel, tuple, &entry, false);
         if (!entry.registered) {
-            CatalogTupleDelete(rel, &tuple->t_self);
-            CommandCounterIncrement();
+            delete_row(rel, tuple, key);
             continue;
         }
         Row row;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "count_executor.hpp"
+#include "entry.hpp"
 #include "query_identity.hpp"
 
 extern "C" {
@@ -15,34 +16,23 @@ extern "C" {
 
 namespace fast_count::cache_store {
 
-struct Entry {
-    pg_uuid_t key;
-    bool has_count;
-    int64 count;
-    TimestampTz counted_at;
-    bool has_expires_at;
-    TimestampTz expires_at;
-    bool registered;
-    int64 refresh_every_us;
-    bool has_next_refresh_at;
-    TimestampTz next_refresh_at;
-    TimestampTz registered_at;
-    Oid owner;
-    int32 failures;
-    bool exact;        // mode 'exact': kept exact by triggers, not counted
-    bool is_estimate;  // the count is the planner's estimate
-    // Only filled when asked for (with_text):
-    char *query;
-    ArrayType *params;    // nullptr when none
-    ArrayType *settings;
-};
+using fast_count::Entry;
 
 // Fresh read of one entry; false when there is none.
 bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text = false);
 
-// Stores a count. A registered entry keeps its registration and gets its
-// next refresh time; otherwise the entry is (re)written as retroactive.
-void store_count(const QueryIdentity *identity, const CountRun &run);
+// Stores a count (or an estimate, run.is_estimate) with the change
+// signature of the tables it read (may be null). A registered entry keeps
+// its registration and gets its next refresh time; otherwise the entry is
+// (re)written as retroactive.
+void store_count(const QueryIdentity *identity, const CountRun &run, bytea *signature);
+
+// The tables did not change since the last count: the count still holds as
+// of checked_at, and a registered entry's next refresh moves on.
+void confirm_count(const pg_uuid_t &key, TimestampTz checked_at);
+
+// The OID of fast_count.entries in this database.
+Oid catalog_oid();
 
 // Creates or updates the registration of identity's key.
 void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid owner,
@@ -54,9 +44,13 @@ bool remove(const pg_uuid_t &key);
 // Records a failed refresh of a registered entry and when to try again.
 void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at);
 
-// Keys of registered entries due at now; *next_due gets the earliest later
-// refresh time (or stays unchanged when there is none).
+// Keys of registered entries due at now, and of estimates waiting for their
+// count; *next_due gets the earliest later refresh time (or stays unchanged
+// when there is none).
 List *due_keys(TimestampTz now, TimestampTz *next_due);
+
+// Keys of all entries.
+List *all_keys();
 
 // Keys of retroactive entries that expired before now.
 List *expired_keys(TimestampTz now);

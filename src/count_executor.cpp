@@ -91,4 +91,33 @@ CountRun run_count(const QueryIdentity *identity)
     return run;
 }
 
+CountRun estimate_count(const QueryIdentity *identity)
+{
+    MemoryContext plan_context =
+        AllocSetContextCreate(CurrentMemoryContext, "fast_count estimate", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller_context = MemoryContextSwitchTo(plan_context);
+
+    CountRun run{};
+    run.started_at = GetCurrentTimestamp();
+    instr_time start;
+    INSTR_TIME_SET_CURRENT(start);
+
+    // Plan the query itself (not the count around it) and read its row estimate.
+    Query *query = static_cast<Query *>(
+        copyObject(linitial_node(RangeTblEntry, identity->count_query->rtable)->subquery));
+    PlannedStmt *plan = pg_plan_query(query, identity->query_text, 0, nullptr);
+    double rows = plan->planTree->plan_rows;
+
+    instr_time elapsed;
+    INSTR_TIME_SET_CURRENT(elapsed);
+    INSTR_TIME_SUBTRACT(elapsed, start);
+    run.milliseconds = INSTR_TIME_GET_MILLISEC(elapsed);
+    run.count = rows < 0 ? 0 : static_cast<int64>(rows + 0.5);
+    run.is_estimate = true;
+
+    MemoryContextSwitchTo(caller_context);
+    MemoryContextDelete(plan_context);
+    return run;
+}
+
 } // namespace fast_count

@@ -13,9 +13,13 @@ struct CountRun {
     int64 count;
     TimestampTz started_at;  // when the snapshot was taken: the count is as of then
     double milliseconds;     // how long the count took
+    bool is_estimate;        // count is the planner's estimate, not a count
 };
 
 // Counts under a snapshot taken now, with the current user's privileges.
 CountRun run_count(const QueryIdentity *identity);
+
+// The planner's estimate of the number of rows, without running the query.
+CountRun estimate_count(const QueryIdentity *identity);
 
 } // namespace fast_count

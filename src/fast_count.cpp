@@ -2,6 +2,7 @@
 // preloaded, and the transaction callback that the layers share.
 #include "key_lock.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
 
@@ -24,12 +25,19 @@ void on_transaction_event(XactEvent event, void *)
     switch (event) {
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
+        // Still under the transaction's key locks: publish before they go.
+        fast_count::shared_index::at_transaction_end(true);
         fast_count::worker_control::at_transaction_end(true);
+        fast_count::key_lock::at_transaction_end();
+        break;
+    case XACT_EVENT_PREPARE:
+        fast_count::shared_index::at_prepare();
+        fast_count::worker_control::at_transaction_end(false);
         fast_count::key_lock::at_transaction_end();
         break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
-    case XACT_EVENT_PREPARE:
+        fast_count::shared_index::at_transaction_end(false);
         fast_count::worker_control::at_transaction_end(false);
         fast_count::key_lock::at_transaction_end();
         break;
@@ -38,14 +46,23 @@ void on_transaction_event(XactEvent event, void *)
     }
 }
 
+void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    if (event == SUBXACT_EVENT_COMMIT_SUB)
+        fast_count::shared_index::at_subtransaction_end(true, GetCurrentTransactionNestLevel());
+    else if (event == SUBXACT_EVENT_ABORT_SUB)
+        fast_count::shared_index::at_subtransaction_end(false, GetCurrentTransactionNestLevel());
+}
+
 } // namespace
 
 void _PG_init(void)
 {
-    fast_count::settings::define_all();
+    fast_count::settings::define_all(process_shared_preload_libraries_in_progress);
     if (process_shared_preload_libraries_in_progress) {
         fast_count::shared_state::install_hooks();
         fast_count::worker_control::register_launcher();
     }
     RegisterXactCallback(on_transaction_event, nullptr);
+    RegisterSubXactCallback(on_subtransaction_event, nullptr);
 }

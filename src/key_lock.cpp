@@ -39,6 +39,13 @@ void lock(const pg_uuid_t &key)
     locks_taken++;
 }
 
+void unlock(const pg_uuid_t &key)
+{
+    LOCKTAG tag = key_tag(key);
+    if (LockRelease(&tag, ExclusiveLock, false) && locks_taken > 0)
+        locks_taken--;
+}
+
 bool holding_any()
 {
     return locks_taken > 0;

@@ -23,6 +23,10 @@ bool try_lock(const pg_uuid_t &key);
 // Waits for the key's lock.
 void lock(const pg_uuid_t &key);
 
+// Releases a key lock before the end of the transaction (for a reader that
+// wrote nothing under it).
+void unlock(const pg_uuid_t &key);
+
 // Whether this transaction took any key lock; a backend that holds one never
 // waits for another, so readers cannot deadlock on each other.
 bool holding_any();

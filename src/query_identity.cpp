@@ -3,6 +3,7 @@
 #include "node_walk.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
@@ -422,6 +423,36 @@ bool collect_named_relations(Node *node, void *context)
     return walk_expression(node, collect_named_relations, context);
 }
 
+// Every (name, schema) pair a relation name of the text could resolve to,
+// as the RELNAMENSP syscache hashes it: creating, dropping or renaming a
+// relation there is what can change what the text reads.
+bool collect_name_hashes(Node *node, void *context)
+{
+    if (node == nullptr)
+        return false;
+    if (IsA(node, RangeVar)) {
+        RangeVar *range = castNode(RangeVar, node);
+        auto *hashes = static_cast<List **>(context);
+        List *schemas = NIL;
+        if (range->schemaname != nullptr) {
+            Oid schema = get_namespace_oid(range->schemaname, true);
+            if (OidIsValid(schema))
+                schemas = list_make1_oid(schema);
+        } else {
+            schemas = fetch_search_path(true);
+        }
+        ListCell *lc;
+        foreach (lc, schemas) {
+            uint32 hash = GetSysCacheHashValue2(RELNAMENSP, CStringGetDatum(range->relname),
+                                                ObjectIdGetDatum(lfirst_oid(lc)));
+            *hashes = list_append_unique_int(*hashes, static_cast<int>(hash));
+        }
+        return false;
+    }
+    return raw_expression_tree_walker(node, function_cast<bool (*)()>(collect_name_hashes),
+                                      context);
+}
+
 } // namespace
 
 QueryIdentity *derive_identity(const char *text, ArrayType *params)
@@ -433,6 +464,8 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     error_context_stack = &callback;
 
     RawStmt *raw = parse_single_select(text);
+    List *name_hashes = NIL;
+    collect_name_hashes(raw->stmt, &name_hashes);
     Oid *param_types = nullptr;
     int used_params = 0;
     Query *wrapper =
@@ -450,6 +483,7 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     auto *identity = static_cast<QueryIdentity *>(palloc0(sizeof(QueryIdentity)));
     identity->query_text = text;
     identity->params = params;
+    identity->name_hashes = name_hashes;
     collect_named_relations(reinterpret_cast<Node *>(subquery), &identity->relids);
 
     Query *key_source = static_cast<Query *>(copyObject(subquery));
@@ -465,6 +499,22 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     identity->uncacheable = inspection.uncacheable;
     identity->key = compute_key(key_source, inspection.calls_stable);
     return identity;
+}
+
+QueryIdentity *copy_identity(const QueryIdentity *identity)
+{
+    auto *copy = static_cast<QueryIdentity *>(palloc(sizeof(QueryIdentity)));
+    *copy = *identity;
+    copy->query_text = pstrdup(identity->query_text);
+    if (identity->params != nullptr)
+        copy->params = reinterpret_cast<ArrayType *>(
+            PG_DETOAST_DATUM_COPY(PointerGetDatum(identity->params)));
+    copy->count_query = nullptr;
+    copy->permission_rtes = static_cast<List *>(copyObject(identity->permission_rtes));
+    copy->relids = list_copy(identity->relids);
+    copy->tables = list_copy(identity->tables);
+    copy->name_hashes = list_copy(identity->name_hashes);
+    return copy;
 }
 
 ArrayType *capture_reading_settings()
@@ -495,7 +545,7 @@ void apply_reading_settings(ArrayType *settings)
         if (eq == nullptr)
             continue;
         *eq = '\0';
-        (void) set_config_option(item, eq + 1, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+        (void) set_config_option(item, eq + 1, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                                  true, 0, false);
     }
 }

@@ -23,14 +23,20 @@ struct QueryIdentity {
     List *relids;             // OIDs of the relations the query names
     List *tables;             // OIDs of the relations read once views are expanded
     const char *uncacheable;  // why the count must be live, or nullptr
+    List *name_hashes;        // RELNAMENSP hashes of every (name, schema) the text could
+                              // resolve to: a relation appearing there changes its meaning
 };
+
+// A deep copy in the current memory context, without count_query.
+QueryIdentity *copy_identity(const QueryIdentity *identity);
 
 // Parses, validates and analyzes text (with params for $1..$n, may be null).
 // Errors carry SQLSTATEs; nothing is cached or registered by this step.
 QueryIdentity *derive_identity(const char *text, ArrayType *params);
 
 // Settings that decide how a text reads (search_path) or what its stable
-// functions return; stored with registrations and applied by the worker.
+// functions return; stored with registrations and applied by the worker
+// (inside a NewGUCNestLevel(), which AtEOXact_GUC() undoes).
 ArrayType *capture_reading_settings();
 void apply_reading_settings(ArrayType *settings);
 

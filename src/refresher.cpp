@@ -1,8 +1,11 @@
 #include "refresher.hpp"
 
+#include "change_signature.hpp"
 #include "count_executor.hpp"
 #include "key_lock.hpp"
+#include "query_memo.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -18,7 +21,7 @@ namespace fast_count::refresher {
 
 namespace {
 
-using cache_store::Entry;
+using shared_index::Event;
 
 int64 seconds(int value)
 {
@@ -29,6 +32,8 @@ int64 seconds(int value)
 bool usable(const Entry &entry, TimestampTz now)
 {
     if (!entry.has_count)
+        return false;
+    if (entry.is_estimate && !settings::estimate_on_miss)
         return false;
     if (entry.registered)
         return entry.has_next_refresh_at &&
@@ -46,12 +51,31 @@ bool worth_keeping(const CountRun &run)
 int64 count_live(const QueryIdentity *identity, const char *why)
 {
     elog(DEBUG1, "fast_count: counting live: %s", why);
-    return run_count(identity).count;
+    CountRun run = run_count(identity);
+    shared_index::note(identity->key, Event::kLiveCount, run.milliseconds);
+    return run.count;
+}
+
+CountRun count_and_store(const QueryIdentity *identity)
+{
+    bytea *signature = change_signature(identity);
+    CountRun run = run_count(identity);
+    cache_store::store_count(identity, run, signature);
+    shared_index::note(identity->key, Event::kCount, run.milliseconds);
+    return run;
 }
 
 bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
 {
     return memcmp(a.data, b.data, UUID_LEN) == 0;
+}
+
+// The entry as the shared index has it, or else as the table has it.
+bool find_entry(const pg_uuid_t &key, Entry *entry)
+{
+    if (shared_index::usable() && shared_index::find(cache_store::catalog_oid(), key, entry))
+        return true;
+    return cache_store::lookup(key, entry);
 }
 
 } // namespace
@@ -66,43 +90,66 @@ void check_permissions(const QueryIdentity *identity)
     (void) ExecCheckRTPerms(identity->permission_rtes, true);
 }
 
-int64 count_for_reader(const QueryIdentity *identity)
+int64 count_for_reader(const char *text, ArrayType *params)
 {
+    query_memo::Lookup memo = query_memo::identity_for(text, params);
+    const QueryIdentity *identity = memo.identity;
+    // A count reads the text again under the locks it takes, unless it was
+    // just read in this call.
+    auto counting = [&]() { return memo.derived_now ? identity : derive_identity(text, params); };
+
     if (!settings::enabled)
-        return count_live(identity, "fast_count.enabled is off");
+        return count_live(counting(), "fast_count.enabled is off");
     if (identity->uncacheable != nullptr)
-        return count_live(identity, identity->uncacheable);
+        return count_live(counting(), identity->uncacheable);
 
     check_permissions(identity);
 
     Entry entry;
     TimestampTz now = GetCurrentTimestamp();
-    bool found = cache_store::lookup(identity->key, &entry);
+    bool found = find_entry(identity->key, &entry);
     if (found && usable(entry, now)) {
+        shared_index::note(identity->key, Event::kHit, entry.count_ms);
         if (entry.registered && now >= entry.next_refresh_at)
             worker_control::ensure_worker_running();
         return entry.count;
     }
+    shared_index::note(identity->key, Event::kMiss, 0);
     if (!cache_writable())
-        return count_live(identity, "the cache cannot be written in this transaction");
+        return count_live(counting(), "the cache cannot be written in this transaction");
 
-    if (!key_lock::try_lock(identity->key)) {
+    const QueryIdentity *fresh = counting();
+    if (settings::estimate_on_miss && !(found && entry.has_count)) {
+        // A cold miss: answer from the planner now; the worker counts.
+        CountRun estimate = estimate_count(fresh);
+        if (key_lock::try_lock(fresh->key)) {
+            if (cache_store::lookup(fresh->key, &entry) && usable(entry, GetCurrentTimestamp()))
+                return entry.count;
+            cache_store::store_count(fresh, estimate, nullptr);
+            worker_control::worker_needed_at_commit();
+        }
+        return estimate.count;
+    }
+
+    if (!key_lock::try_lock(fresh->key)) {
         // Waiting while holding another key could deadlock with a reader
         // doing the same in the other order; count without caching instead.
         if (key_lock::holding_any())
-            return count_live(identity, "another count of this query is running");
-        key_lock::lock(identity->key);
+            return count_live(fresh, "another count of this query is running");
+        key_lock::lock(fresh->key);
     }
     // Someone may have stored a count between our look and the lock.
-    found = cache_store::lookup(identity->key, &entry);
+    found = cache_store::lookup(fresh->key, &entry);
     if (found && usable(entry, GetCurrentTimestamp()))
         return entry.count;
 
-    CountRun run = run_count(identity);
+    bytea *signature = change_signature(fresh);
+    CountRun run = run_count(fresh);
+    shared_index::note(fresh->key, Event::kCount, run.milliseconds);
     if ((found && entry.registered) || worth_keeping(run))
-        cache_store::store_count(identity, run);
+        cache_store::store_count(fresh, run, signature);
     else if (found)
-        cache_store::remove(identity->key);
+        cache_store::remove(fresh->key);
     return run.count;
 }
 
@@ -111,24 +158,23 @@ int64 refresh(const QueryIdentity *identity)
     check_permissions(identity);
 
     Entry before;
-    bool had_count = cache_store::lookup(identity->key, &before) && before.has_count;
+    bool had_count = cache_store::lookup(identity->key, &before) && before.has_count &&
+                     !before.is_estimate;
     if (!key_lock::try_lock(identity->key)) {
         key_lock::lock(identity->key);
         Entry after;
-        if (cache_store::lookup(identity->key, &after) && after.has_count &&
+        if (cache_store::lookup(identity->key, &after) && after.has_count && !after.is_estimate &&
             (!had_count || after.counted_at > before.counted_at))
             return after.count;
     }
-    CountRun run = run_count(identity);
-    cache_store::store_count(identity, run);
-    return run.count;
+    return count_and_store(identity).count;
 }
 
-WorkerResult refresh_registered(const pg_uuid_t &key)
+WorkerResult refresh_entry(const pg_uuid_t &key)
 {
     WorkerResult result{Outcome::kGone, 0, 0.0, nullptr};
     Entry entry;
-    if (!cache_store::lookup(key, &entry, true) || !entry.registered)
+    if (!cache_store::lookup(key, &entry, true) || !(entry.registered || entry.is_estimate))
         return result;
     result.query = entry.query;
     TimestampTz now = GetCurrentTimestamp();
@@ -168,20 +214,33 @@ WorkerResult refresh_registered(const pg_uuid_t &key)
                     (errmsg("fast_count: registered query now reads other relations; moving "
                             "it from key %s to %s",
                             key_to_cstring(key), key_to_cstring(identity->key))));
-            cache_store::register_query(identity, entry.refresh_every_us, entry.owner,
-                                        entry.settings, entry.registered_at);
+            if (entry.registered)
+                cache_store::register_query(identity, entry.refresh_every_us, entry.owner,
+                                            entry.settings, entry.registered_at);
             cache_store::remove(key);
-            CountRun run = run_count(identity);
-            cache_store::store_count(identity, run);
+            CountRun run = count_and_store(identity);
             result = {Outcome::kRefreshed, run.count, run.milliseconds, entry.query};
         }
-    } else if (cache_store::lookup(key, &entry) && entry.registered &&
-               (!entry.has_next_refresh_at || entry.next_refresh_at <= GetCurrentTimestamp())) {
-        CountRun run = run_count(identity);
-        cache_store::store_count(identity, run);
-        result = {Outcome::kRefreshed, run.count, run.milliseconds, result.query};
-    } else {
+    } else if (!cache_store::lookup(key, &entry, true) || !(entry.registered || entry.is_estimate) ||
+               (entry.has_next_refresh_at && entry.next_refresh_at > GetCurrentTimestamp())) {
         result.outcome = entry.registered ? Outcome::kNotDue : Outcome::kGone;
+    } else {
+        bytea *signature = change_signature(identity);
+        TimestampTz now = GetCurrentTimestamp();
+        bool recount_due = settings::force_recount_after >= 0 &&
+                           now >= entry.counted_at + seconds(settings::force_recount_after);
+        if (entry.has_count && !entry.is_estimate && !recount_due &&
+            same_signature(signature, entry.change_signature)) {
+            // Not counting, but the owner must still be allowed to.
+            check_permissions(identity);
+            cache_store::confirm_count(key, now);
+            result = {Outcome::kUnchanged, entry.count, 0.0, result.query};
+        } else {
+            CountRun run = run_count(identity);
+            cache_store::store_count(identity, run, signature);
+            shared_index::note(key, Event::kCount, run.milliseconds);
+            result = {Outcome::kRefreshed, run.count, run.milliseconds, result.query};
+        }
     }
 
     AtEOXact_GUC(true, guc_level);

@@ -10,14 +10,15 @@
 namespace fast_count::refresher {
 
 // fast_count(): a usable cached count, or a count now (kept when it is large
-// or slow enough, or the query is registered).
-int64 count_for_reader(const QueryIdentity *identity);
+// or slow enough, or the query is registered). A hit reads no table when the
+// library is preloaded, and parses nothing when the text is in the memo.
+int64 count_for_reader(const char *text, ArrayType *params);
 
 // fast_count_refresh(): counts now and stores; a refresh that completes while
 // this one waits for the lock is used instead.
 int64 refresh(const QueryIdentity *identity);
 
-enum class Outcome { kRefreshed, kNotDue, kBusy, kGone };
+enum class Outcome { kRefreshed, kUnchanged, kNotDue, kBusy, kGone };
 
 struct WorkerResult {
     Outcome outcome;
@@ -26,9 +27,10 @@ struct WorkerResult {
     const char *query;
 };
 
-// The worker's refresh of one registered entry, as the role that registered
-// it and with the settings it was registered under.
-WorkerResult refresh_registered(const pg_uuid_t &key);
+// The worker's refresh of one registered entry (or the first count of an
+// estimate), as the role that registered it and with the settings it was
+// registered under. Tables unchanged since the last count: no count.
+WorkerResult refresh_entry(const pg_uuid_t &key);
 
 // Whether this transaction may write the cache (not on a standby, not in a
 // read-only transaction).

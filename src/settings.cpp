@@ -17,6 +17,10 @@ int max_stale = 300;
 int naptime = 10;
 int log_level = LOG;
 char *databases = nullptr;
+int max_entries = 10000;
+int force_recount_after = 3600;
+int memo_size = 1000;
+bool estimate_on_miss = false;
 
 namespace {
 
@@ -29,7 +33,7 @@ const struct config_enum_entry log_level_options[] = {
 
 } // namespace
 
-void define_all()
+void define_all(bool preloading)
 {
     DefineCustomBoolVariable(
         "fast_count.enabled", "Serves and stores cached counts.",
@@ -82,6 +86,35 @@ void define_all()
         "Comma-separated database names; empty means every database where the extension is "
         "installed.",
         &databases, "", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+
+    // Shared memory is sized at server start, so only a preloaded library
+    // may define this one (like pg_stat_statements.max).
+    if (preloading)
+        DefineCustomIntVariable(
+            "fast_count.max_entries", "Cached counts the shared-memory index can hold.",
+            "Counts beyond it are served from the catalog table, more slowly.", &max_entries,
+            10000, 100, INT_MAX / 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "fast_count.force_recount_after",
+        "Longest the worker keeps a registered count without counting it again.",
+        "While the statistics say its tables did not change, the worker does not count a "
+        "registered query, but it does count once the last count is this old. 0 counts at "
+        "every refresh; -1 trusts the statistics forever.",
+        &force_recount_after, 3600, -1, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+        nullptr);
+
+    DefineCustomIntVariable(
+        "fast_count.memo_size", "Query texts whose analysis each backend remembers.",
+        "Repeated calls with a remembered text skip parse and analysis; when full, the memo "
+        "starts over. 0 turns it off.",
+        &memo_size, 1000, 0, 1000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomBoolVariable(
+        "fast_count.estimate_on_miss",
+        "Answers a cold miss with the planner's estimate instead of waiting for a count.",
+        "The entry is marked as an estimate until the background worker has counted it.",
+        &estimate_on_miss, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     MarkGUCPrefixReserved("fast_count");
 }

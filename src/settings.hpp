@@ -16,7 +16,12 @@ extern int max_stale;          // fast_count.max_stale, s
 extern int naptime;            // fast_count.naptime, s
 extern int log_level;          // fast_count.log_level, an elog level
 extern char *databases;        // fast_count.databases, comma-separated names; empty = all
+extern int max_entries;        // fast_count.max_entries, shared index capacity
+extern int force_recount_after;  // fast_count.force_recount_after, s; 0 = always, -1 = never
+extern int memo_size;          // fast_count.memo_size, queries remembered per backend
+extern bool estimate_on_miss;  // fast_count.estimate_on_miss
 
-void define_all();
+// preloading: called from shared_preload_libraries (may define PGC_POSTMASTER ones).
+void define_all(bool preloading);
 
 } // namespace fast_count::settings

@@ -1,5 +1,7 @@
 #include "shared_state.hpp"
 
+#include "shared_index.hpp"
+
 extern "C" {
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -28,8 +30,9 @@ void request_shmem()
 {
     if (previous_request_hook)
         previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(State)));
+    RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(State)), shared_index::shmem_size()));
     RequestNamedLWLockTranche("fast_count", 1);
+    RequestNamedLWLockTranche("fast_count index", 1);
 }
 
 void startup_shmem()
@@ -43,6 +46,7 @@ void startup_shmem()
         state->lock = &(GetNamedLWLockTranche("fast_count"))->lock;
         state->count = 0;
     }
+    shared_index::shmem_startup();
     LWLockRelease(AddinShmemInitLock);
 }
 

@@ -11,6 +11,7 @@
 #include "query_identity.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -19,6 +20,9 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/event_trigger.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "utils/tuplestore.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -120,8 +124,82 @@ using namespace fast_count;
 FAST_COUNT_FUNCTION(fast_count_query)
 {
     const char *query = query_argument(fcinfo, 0);
+    PG_RETURN_INT64(refresher::count_for_reader(query, params_argument(fcinfo, 1)));
+}
+
+// fast_count_estimate(query text, params text[]) returns bigint
+FAST_COUNT_FUNCTION(fast_count_estimate)
+{
+    const char *query = query_argument(fcinfo, 0);
     QueryIdentity *identity = derive_identity(query, params_argument(fcinfo, 1));
-    PG_RETURN_INT64(refresher::count_for_reader(identity));
+    refresher::check_permissions(identity);
+    PG_RETURN_INT64(estimate_count(identity).count);
+}
+
+// fast_count_stats() returns record: totals since the last reset.
+FAST_COUNT_FUNCTION(fast_count_stats)
+{
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "return type must be a row type");
+    shared_index::Totals totals = shared_index::totals();
+    bool preloaded = shared_index::usable() || RecoveryInProgress();
+    Datum values[9];
+    bool nulls[9] = {false};
+    values[0] = Int64GetDatum(static_cast<int64>(totals.hits));
+    values[1] = Int64GetDatum(static_cast<int64>(totals.misses));
+    values[2] = Int64GetDatum(static_cast<int64>(totals.counts));
+    values[3] = Int64GetDatum(static_cast<int64>(totals.live_counts));
+    values[4] = DirectFunctionCall1(float8_numeric, Float8GetDatum(totals.count_ms));
+    values[5] = DirectFunctionCall1(float8_numeric, Float8GetDatum(totals.saved_ms));
+    values[6] = Int64GetDatum(static_cast<int64>(totals.entries));
+    values[7] = Int64GetDatum(static_cast<int64>(totals.capacity));
+    values[8] = TimestampTzGetDatum(totals.reset_at);
+    if (!preloaded)
+        for (bool &null : nulls)
+            null = true;
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// fast_count_stats_reset() returns void
+FAST_COUNT_FUNCTION(fast_count_stats_reset)
+{
+    shared_index::reset_counters();
+    PG_RETURN_VOID();
+}
+
+// fast_count._counters() returns setof (key, hits, misses, counts) of this database.
+FAST_COUNT_FUNCTION(fast_count_counters)
+{
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    int capacity = settings::max_entries;
+    auto *rows = static_cast<shared_index::CounterRow *>(
+        palloc(sizeof(shared_index::CounterRow) * (capacity + 1)));
+    int n = shared_index::copy_counters(rows, capacity);
+    for (int i = 0; i < n; i++) {
+        Datum values[4];
+        bool nulls[4] = {false, false, false, false};
+        auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+        *key = rows[i].key;
+        values[0] = UUIDPGetDatum(key);
+        values[1] = Int64GetDatum(static_cast<int64>(rows[i].counters.hits));
+        values[2] = Int64GetDatum(static_cast<int64>(rows[i].counters.misses));
+        values[3] = Int64GetDatum(static_cast<int64>(rows[i].counters.counts));
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return static_cast<Datum>(0);
+}
+
+// Statement trigger on fast_count.entries: a hand-made change (not ours, which
+// fire no triggers) makes this database's shared index start over.
+FAST_COUNT_FUNCTION(fast_count_entries_edited)
+{
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("function can only be called as a trigger")));
+    shared_index::forget_database_at_commit();
+    return PointerGetDatum(nullptr);
 }
 
 // fast_count_register(query text, refresh_every interval, params text[]) returns uuid

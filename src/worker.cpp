@@ -6,6 +6,7 @@
 #include "pg_boundary.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
 
@@ -70,7 +71,7 @@ void report_failure(const pg_uuid_t &key, ErrorData *error)
         StartTransactionCommand();
         cache_store::Entry entry;
         if (key_lock::try_lock(key) && cache_store::lookup(key, &entry, true) &&
-            entry.registered) {
+            (entry.registered || entry.is_estimate)) {
             TimestampTz retry_at =
                 GetCurrentTimestamp() + retry_delay_us(entry.failures, entry.refresh_every_us);
             cache_store::record_failure(key, error->message, retry_at);
@@ -101,7 +102,11 @@ bool refresh_one(const pg_uuid_t &key)
         StartTransactionCommand();
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, "fast_count: refreshing a registered query");
-        refresher::WorkerResult result = refresher::refresh_registered(key);
+        refresher::WorkerResult result = refresher::refresh_entry(key);
+        if (result.outcome == refresher::Outcome::kUnchanged)
+            ereport(DEBUG1, (errmsg("fast_count: tables unchanged, count of %lld kept",
+                                    static_cast<long long>(result.count)),
+                             errdetail("Query: %s", result.query)));
         if (result.outcome == refresher::Outcome::kRefreshed) {
             pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: refreshed %s", result.query));
             ereport(settings::log_level,
@@ -189,6 +194,33 @@ TimestampTz run_cycle()
     return next_wake;
 }
 
+// Fills the shared index with this database's entries (after a server
+// start it is empty). Each key is read and published under its lock, so a
+// concurrent writer's newer version is never overwritten.
+void load_index()
+{
+    if (!shared_index::usable())
+        return;
+    StartTransactionCommand();
+    Oid catalog = cache_store::catalog_oid();
+    List *keys = cache_store::all_keys();
+    int loaded = 0;
+    ListCell *lc;
+    foreach (lc, keys) {
+        const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
+        Entry entry;
+        if (!key_lock::try_lock(key))
+            continue;
+        if (cache_store::lookup(key, &entry)) {
+            shared_index::publish_now(catalog, entry);
+            loaded++;
+        }
+        key_lock::unlock(key);
+    }
+    CommitTransactionCommand();
+    ereport(DEBUG1, (errmsg("fast_count: loaded %d entries into the shared index", loaded)));
+}
+
 void main_loop()
 {
     LOCKTAG database = database_tag();
@@ -260,6 +292,7 @@ void run(Oid database)
     // TEMPLATE wait instead of failing, and lets the loop see them waiting.
     LockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, RowExclusiveLock);
     ereport(LOG, (errmsg("fast_count worker started for database \"%s\"", database_name)));
+    load_index();
     main_loop();
 }
 

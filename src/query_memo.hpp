@@ -1,0 +1,30 @@
+// Query memo: a backend-local map from a query text (with its parameters,
+// the role and the settings that decide how it reads) to its analyzed
+// identity, so that repeated calls skip parse, analysis and rewriting.
+// Catalog changes invalidate entries (relcache and syscache callbacks);
+// fast_count.memo_size bounds how many are kept.
+//
+// Remembered identities serve cache hits only: they hold no query tree, and
+// a count always reads the text again under the locks the count takes.
+#pragma once
+
+#include "query_identity.hpp"
+
+#include <cstddef>
+
+namespace fast_count::query_memo {
+
+struct Lookup {
+    const QueryIdentity *identity;
+    bool derived_now;  // identity was derived in this call (and has its count_query)
+};
+
+Lookup identity_for(const char *text, ArrayType *params);
+
+// Frees the entries invalidated during the transaction; until then a caller
+// may still be using them.
+void at_transaction_end();
+
+std::size_t size();
+
+} // namespace fast_count::query_memo

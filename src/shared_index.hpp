@@ -1,0 +1,68 @@
+// Shared-memory index of cached counts (preloaded library only): key ->
+// count and freshness, so that a cache hit reads no table. It mirrors
+// fast_count.entries: every committed change of an entry is published here
+// at commit, while the writer still holds the entry's key lock, so a newer
+// version can never be overwritten by an older one. Readers treat a miss
+// here as "look in the table". Not used on a standby, whose table changes
+// arrive by WAL replay without anyone publishing them.
+#pragma once
+
+#include "entry.hpp"
+
+namespace fast_count::shared_index {
+
+Size shmem_size();
+void shmem_startup();
+
+// Whether the index may be used now (preloaded, and not in recovery).
+bool usable();
+
+// Copies the entry for key if the index has it for catalog table catalog.
+bool find(Oid catalog, const pg_uuid_t &key, Entry *entry);
+
+// Mirrors an entry (values as committed by this transaction) or its removal;
+// takes effect when the transaction commits.
+void publish_at_commit(Oid catalog, const Entry &entry);
+void forget_at_commit(const pg_uuid_t &key);
+// This database's whole index goes at commit (the table was edited by hand).
+void forget_database_at_commit();
+// For a reader or loader holding the key lock over committed values.
+void publish_now(Oid catalog, const Entry &entry);
+
+enum class Event { kHit, kMiss, kCount, kLiveCount };
+// Counts an event of an entry (and in the totals); ms is what the count took
+// (kCount, kLiveCount) or what a hit saved (kHit).
+void note(const pg_uuid_t &key, Event event, double ms);
+
+struct Counters {
+    uint64 hits;
+    uint64 misses;
+    uint64 counts;
+};
+struct Totals {
+    uint64 hits;
+    uint64 misses;
+    uint64 counts;
+    uint64 live_counts;
+    double count_ms;
+    double saved_ms;
+    uint64 entries;
+    uint64 capacity;
+    TimestampTz reset_at;
+};
+Totals totals();
+void reset_counters();
+
+struct CounterRow {
+    pg_uuid_t key;
+    Counters counters;
+};
+// Copies the counters of this database's entries into rows (at most
+// capacity of them); returns how many were copied.
+int copy_counters(CounterRow *rows, int capacity);
+
+void at_transaction_end(bool committed);
+void at_prepare();
+void at_subtransaction_end(bool committed, int level);
+
+} // namespace fast_count::shared_index
