@@ -46,7 +46,9 @@ struct MemoEntry {
     ArrayType *params;  // detoasted copy, or nullptr
     ReadingState state;
     char *search_path;
-    char *locales;  // lc_monetary, lc_numeric, lc_time
+    char *lc_monetary;
+    char *lc_numeric;
+    char *lc_time;
     QueryIdentity *identity;
 };
 
@@ -78,9 +80,10 @@ ReadingState current_state()
     return state;
 }
 
-const char *current_locales()
+bool same_locales(const MemoEntry *entry)
 {
-    return psprintf("%s/%s/%s", locale_monetary, locale_numeric, locale_time);
+    return strcmp(entry->lc_monetary, locale_monetary) == 0 &&
+           strcmp(entry->lc_numeric, locale_numeric) == 0 && strcmp(entry->lc_time, locale_time) == 0;
 }
 
 uint64 hash_of(const char *text, ArrayType *params, const ReadingState &state,
@@ -208,7 +211,6 @@ Lookup identity_for(const char *text, ArrayType *params)
         params = reinterpret_cast<ArrayType *>(PG_DETOAST_DATUM(PointerGetDatum(params)));
     ReadingState state = current_state();
     const char *search_path = namespace_search_path;
-    const char *locales = current_locales();
     uint64 hash = hash_of(text, params, state, search_path);
 
     auto found = memo->find(hash);
@@ -216,7 +218,7 @@ Lookup identity_for(const char *text, ArrayType *params)
         MemoEntry *entry = found->second;
         if (strcmp(entry->text, text) == 0 && same_params(entry->params, params) &&
             memcmp(&entry->state, &state, sizeof(state)) == 0 &&
-            strcmp(entry->search_path, search_path) == 0 && strcmp(entry->locales, locales) == 0)
+            strcmp(entry->search_path, search_path) == 0 && same_locales(entry))
             return {entry->identity, false};
         erase(found);
     }
@@ -240,7 +242,9 @@ Lookup identity_for(const char *text, ArrayType *params)
                                       : nullptr;
     entry->state = state;
     entry->search_path = pstrdup(search_path);
-    entry->locales = pstrdup(locales);
+    entry->lc_monetary = pstrdup(locale_monetary);
+    entry->lc_numeric = pstrdup(locale_numeric);
+    entry->lc_time = pstrdup(locale_time);
     entry->identity = copy_identity(identity);
     // Counting reads the text again; the memo keeps what hits need.
     entry->identity->count_query = nullptr;
