@@ -11,13 +11,13 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), in this order, on a
 # temporary instance.
-REGRESS = install counting keys bad_input caching registry security worker
+REGRESS = install counting keys bad_input caching registry security worker hot_path
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=. --outputdir=results_regress
 
 # Isolation specs (test/isolation/specs/NAME.spec, test/isolation/expected/NAME.out).
-ISOLATION = single_flight miss_waits registry_races
-ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/regress.conf \
+ISOLATION = single_flight miss_waits registry_races stale_while_revalidate
+ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 
 # TAP tests (test/t/*.pl) with PostgreSQL::Test::Cluster.

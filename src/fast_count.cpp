@@ -1,6 +1,7 @@
 // Module entry: configuration, shared memory and the launcher when
 // preloaded, and the transaction callback that the layers share.
 #include "key_lock.hpp"
+#include "query_memo.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"
@@ -29,17 +30,20 @@ void on_transaction_event(XactEvent event, void *)
         fast_count::shared_index::at_transaction_end(true);
         fast_count::worker_control::at_transaction_end(true);
         fast_count::key_lock::at_transaction_end();
+        fast_count::query_memo::at_transaction_end();
         break;
     case XACT_EVENT_PREPARE:
         fast_count::shared_index::at_prepare();
         fast_count::worker_control::at_transaction_end(false);
         fast_count::key_lock::at_transaction_end();
+        fast_count::query_memo::at_transaction_end();
         break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
         fast_count::shared_index::at_transaction_end(false);
         fast_count::worker_control::at_transaction_end(false);
         fast_count::key_lock::at_transaction_end();
+        fast_count::query_memo::at_transaction_end();
         break;
     default:
         break;

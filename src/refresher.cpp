@@ -61,7 +61,7 @@ CountRun count_and_store(const QueryIdentity *identity)
     bytea *signature = change_signature(identity);
     CountRun run = run_count(identity);
     cache_store::store_count(identity, run, signature);
-    shared_index::note(identity->key, Event::kCount, run.milliseconds);
+    shared_index::note(identity->key, Event::kCount, run.milliseconds);  // after the store
     return run;
 }
 
@@ -116,9 +116,10 @@ int64 count_for_reader(const char *text, ArrayType *params)
             worker_control::ensure_worker_running();
         return entry.count;
     }
-    shared_index::note(identity->key, Event::kMiss, 0);
-    if (!cache_writable())
+    if (!cache_writable()) {
+        shared_index::note(identity->key, Event::kMiss, 0);
         return count_live(counting(), "the cache cannot be written in this transaction");
+    }
 
     const QueryIdentity *fresh = counting();
     if (settings::estimate_on_miss && !(found && entry.has_count)) {
@@ -130,6 +131,7 @@ int64 count_for_reader(const char *text, ArrayType *params)
             cache_store::store_count(fresh, estimate, nullptr);
             worker_control::worker_needed_at_commit();
         }
+        shared_index::note(fresh->key, Event::kMiss, 0);
         return estimate.count;
     }
 
@@ -142,16 +144,20 @@ int64 count_for_reader(const char *text, ArrayType *params)
     }
     // Someone may have stored a count between our look and the lock.
     found = cache_store::lookup(fresh->key, &entry);
-    if (found && usable(entry, GetCurrentTimestamp()))
+    if (found && usable(entry, GetCurrentTimestamp())) {
+        shared_index::note(fresh->key, Event::kMiss, 0);
         return entry.count;
+    }
 
     bytea *signature = change_signature(fresh);
     CountRun run = run_count(fresh);
-    shared_index::note(fresh->key, Event::kCount, run.milliseconds);
     if ((found && entry.registered) || worth_keeping(run))
         cache_store::store_count(fresh, run, signature);
     else if (found)
         cache_store::remove(fresh->key);
+    // After the store, so that the notes land on the entry it publishes.
+    shared_index::note(fresh->key, Event::kMiss, 0);
+    shared_index::note(fresh->key, Event::kCount, run.milliseconds);
     return run.count;
 }
 

@@ -1,0 +1,41 @@
+-- The hot path's SQL surface: estimates, activity counters, the memo's bound.
+SET fast_count.cache_larger_than = 0;
+TRUNCATE fast_count.entries;
+CREATE TABLE hp AS SELECT g AS id, g % 4 AS kind FROM generate_series(1, 4000) g;
+ANALYZE hp;
+
+-- An estimate comes from the planner and caches nothing.
+SELECT fast_count_estimate('SELECT * FROM hp') AS estimate_of_4000;
+SELECT fast_count_estimate('SELECT * FROM hp WHERE kind = $1', ARRAY['2']) BETWEEN 500 AND 1500 AS plausible;
+SELECT count(*) AS entries FROM fast_count.entries;
+SELECT fast_count_estimate(NULL);
+SELECT fast_count_estimate('DELETE FROM hp');
+
+-- Entries show what the hot path knows of them.
+SELECT fast_count('SELECT * FROM hp WHERE kind = 1') AS counted;
+SELECT fast_count('SELECT * FROM hp WHERE kind = 1') AS served;
+SELECT mode, is_estimate, served_stale, checked_at = counted_at AS checked_when_counted,
+       hits, misses, counts
+  FROM fast_count_entries WHERE query = 'SELECT * FROM hp WHERE kind = 1';
+SELECT hits > 0 AND misses > 0 AND counts > 0 AS counting, entries >= 1 AS indexed
+  FROM fast_count_stats();
+
+-- The memo keeps at most fast_count.memo_size analyzed queries.
+SET fast_count.memo_size = 5;
+SELECT count(fast_count(format('SELECT * FROM hp WHERE id > %s', g))) FROM generate_series(1, 40) g;
+SELECT count(*) <= 5 AS bounded FROM pg_backend_memory_contexts WHERE name = 'fast_count memo entry';
+RESET fast_count.memo_size;
+
+-- A hand-made change of the catalog table resets the shared index of this
+-- database, so nothing stale is served from it.
+UPDATE fast_count.entries SET count = 12345 WHERE query = 'SELECT * FROM hp WHERE kind = 1';
+SELECT fast_count('SELECT * FROM hp WHERE kind = 1') AS the_table_is_the_truth;
+
+-- Resetting the counters is for superusers (and whom they grant it to).
+CREATE ROLE regress_fc_reader;
+SET ROLE regress_fc_reader;
+SELECT fast_count_stats_reset();
+RESET ROLE;
+DROP ROLE regress_fc_reader;
+SELECT fast_count_stats_reset();
+SELECT hits, misses, counts FROM fast_count_stats();
