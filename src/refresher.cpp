@@ -13,6 +13,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
 }
@@ -229,7 +230,8 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
             CountRun run = count_and_store(identity);
             result = {Outcome::kRefreshed, run.count, run.milliseconds, entry.query};
         }
-    } else if (!cache_store::lookup(key, &entry, true) || !(entry.registered || entry.is_estimate) ||
+    } else if (!cache_store::lookup(key, &entry, true) ||
+               !(entry.registered || entry.is_estimate) ||
                (entry.has_next_refresh_at && entry.next_refresh_at > GetCurrentTimestamp())) {
         result.outcome = entry.registered ? Outcome::kNotDue : Outcome::kGone;
     } else {
@@ -244,6 +246,7 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
             cache_store::confirm_count(key, now);
             result = {Outcome::kUnchanged, entry.count, 0.0, result.query};
         } else {
+            pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: counting %s", entry.query));
             CountRun run = run_count(identity);
             cache_store::store_count(identity, run, signature);
             shared_index::note(key, Event::kCount, run.milliseconds);

@@ -101,14 +101,13 @@ bool refresh_one(const pg_uuid_t &key)
     {
         StartTransactionCommand();
         PushActiveSnapshot(GetTransactionSnapshot());
-        pgstat_report_activity(STATE_RUNNING, "fast_count: refreshing a registered query");
+        pgstat_report_activity(STATE_RUNNING, "fast_count: checking a registered query");
         refresher::WorkerResult result = refresher::refresh_entry(key);
         if (result.outcome == refresher::Outcome::kUnchanged)
             ereport(DEBUG1, (errmsg("fast_count: tables unchanged, count of %lld kept",
                                     static_cast<long long>(result.count)),
                              errdetail("Query: %s", result.query)));
         if (result.outcome == refresher::Outcome::kRefreshed) {
-            pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: refreshed %s", result.query));
             ereport(settings::log_level,
                     (errmsg("fast_count: refreshed registered query: %lld rows in %.1f ms",
                             static_cast<long long>(result.count), result.milliseconds),
@@ -130,7 +129,6 @@ bool refresh_one(const pg_uuid_t &key)
         report_failure(key, error);
     }
     PG_END_TRY();
-    pgstat_report_activity(STATE_IDLE, nullptr);
     return !busy;
 }
 
@@ -244,7 +242,7 @@ void main_loop()
         if (sleep_ms == 0 && next_wake <= now)
             continue;
 
-        pgstat_report_activity(STATE_IDLE, nullptr);
+        pgstat_report_activity(STATE_IDLE, "fast_count: waiting for the next refresh");
         (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
                          PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);

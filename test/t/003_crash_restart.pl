@@ -55,8 +55,8 @@ $node->safe_psql('postgres', 'INSERT INTO wide SELECT generate_series(3001, 3500
 $node->safe_psql('postgres', q{
 	UPDATE fast_count.entries SET next_refresh_at = now() WHERE registered});
 ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND state = 'active' AND query LIKE 'fast_count: refreshing%'"),
-	'the worker is refreshing the slow query');
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND state = 'active' AND query = 'fast_count: counting $slow'"),
+	'pg_stat_activity shows the worker counting the slow query');
 my $worker = worker_pid($node, 'postgres');
 kill 'KILL', $worker;
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server recovered from the killed worker');
