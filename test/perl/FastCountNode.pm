@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
-our @EXPORT = qw(new_fast_count_node worker_pid worker_count);
+our @EXPORT = qw(new_fast_count_node worker_pid worker_count kill9_and_wait_for_restart);
 
 # A cluster with fast_count preloaded (unless preload => 0) and a short naptime.
 sub new_fast_count_node
@@ -41,6 +41,18 @@ sub worker_count
 	return $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'fast_count worker' "
 		  . "AND datname = '$db'");
+}
+
+# SIGKILLs a server process and waits until the postmaster has gone through
+# crash recovery and accepts connections again.
+sub kill9_and_wait_for_restart
+{
+	my ($node, $pid) = @_;
+	my $offset = -s $node->logfile;
+	kill 'KILL', $pid;
+	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
+	$node->wait_for_log(qr/database system is ready to accept connections/, $offset);
+	return;
 }
 
 1;
