@@ -39,3 +39,16 @@ override CXXFLAGS += -std=gnu++17 -Wextra -fno-omit-frame-pointer -MMD -MP
 SHLIB_LINK += -lstdc++
 
 -include $(OBJS:.o=.d)
+
+# `make dist`: a clean source tarball of the committed tree (git archive),
+# named after the version in the control file, which META.json must match.
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" fast_count.control)
+DISTNAME = $(EXTENSION)-$(EXTVERSION)
+
+.PHONY: dist
+dist:
+	@grep -q '"version": "$(EXTVERSION)"' META.json || \
+		{ echo "META.json does not say version $(EXTVERSION)" >&2; exit 1; }
+	@mkdir -p dist
+	git archive --format=tar.gz --prefix=$(DISTNAME)/ -o dist/$(DISTNAME).tar.gz HEAD
+	@echo "dist/$(DISTNAME).tar.gz"
