@@ -74,6 +74,7 @@ pg_make() { as_postgres make -s PG_CONFIG="$PG_CONFIG" "$@"; }
 run_suite "pg_regress" count_pg_regress pg_make installcheck ISOLATION= TAP_TESTS=
 run_suite "isolation" count_pg_regress pg_make installcheck REGRESS= TAP_TESTS=
 run_suite "tap" count_prove pg_make installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer
+run_suite "packaging" count_summary bash -c "cd '$here' && bash test/packaging.sh"
 if [ -x "$work/clients/django/run_tests.sh" ]; then
   run_suite "django" count_summary as_postgres env PG_CONFIG="$PG_CONFIG" "$work/clients/django/run_tests.sh"
 fi
