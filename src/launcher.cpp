@@ -4,6 +4,7 @@
 // leaves it alone until CREATE EXTENSION runs there.
 #include "pg_boundary.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
 
@@ -78,7 +79,11 @@ void run()
         List *databases = connectable_databases(pass_context);
         MemoryContextSwitchTo(pass_context);
         pgstat_clear_backend_activity_snapshot();
+        List *existing = NIL;
         ListCell *lc;
+        foreach (lc, databases)
+            existing = lappend_oid(existing, static_cast<Database *>(lfirst(lc))->oid);
+        shared_index::forget_databases_except(existing);
         foreach (lc, databases) {
             auto *database = static_cast<Database *>(lfirst(lc));
             if (!worker_control::database_is_served(database->name) ||

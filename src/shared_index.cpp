@@ -267,6 +267,35 @@ void publish_now(Oid catalog, const Entry &entry)
     LWLockRelease(shared->lock);
 }
 
+template <typename Predicate>
+void forget_slots_if(Predicate &&gone)
+{
+    if (shared == nullptr)
+        return;
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, index);
+    Slot *slot;
+    while ((slot = static_cast<Slot *>(hash_seq_search(&status))) != nullptr)
+        if (gone(*slot))
+            hash_search(index, &slot->tag, HASH_REMOVE, nullptr);
+    LWLockRelease(shared->lock);
+}
+
+void forget_databases_except(List *databases)
+{
+    forget_slots_if([databases](const Slot &slot) {
+        return !list_member_oid(databases, slot.tag.database);
+    });
+}
+
+void forget_other_catalogs(Oid catalog)
+{
+    forget_slots_if([catalog](const Slot &slot) {
+        return slot.tag.database == MyDatabaseId && slot.catalog != catalog;
+    });
+}
+
 void note(const pg_uuid_t &key, Event event, double ms)
 {
     if (shared == nullptr)

@@ -9,6 +9,10 @@
 
 #include "entry.hpp"
 
+extern "C" {
+#include "nodes/pg_list.h"
+}
+
 namespace fast_count::shared_index {
 
 Size shmem_size();
@@ -28,6 +32,12 @@ void forget_at_commit(const pg_uuid_t &key);
 void forget_database_at_commit();
 // For a reader or loader holding the key lock over committed values.
 void publish_now(Oid catalog, const Entry &entry);
+
+// Frees slots nobody can read any more: those of databases not in
+// databases (dropped ones), and those of this database that came from
+// another catalog table (the extension was dropped and created again).
+void forget_databases_except(List *databases);
+void forget_other_catalogs(Oid catalog);
 
 enum class Event { kHit, kMiss, kCount, kLiveCount };
 // Counts an event of an entry (and in the totals); ms is what the count took

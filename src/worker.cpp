@@ -201,6 +201,7 @@ void load_index()
         return;
     StartTransactionCommand();
     Oid catalog = cache_store::catalog_oid();
+    shared_index::forget_other_catalogs(catalog);
     List *keys = cache_store::all_keys();
     int loaded = 0;
     ListCell *lc;
