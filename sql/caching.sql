@@ -73,6 +73,11 @@ SELECT cached(q) AS kept FROM (VALUES
   ('SELECT * FROM events WHERE has_table_privilege(''events'', ''SELECT'')'),
   ('SELECT * FROM events WHERE to_regclass(''events'') IS NOT NULL')
 ) v(q) WHERE fast_count(q) >= 0;
+-- A random sample is not a count to keep; a repeatable one is.
+SELECT cached(q) AS kept FROM (VALUES
+  ('SELECT * FROM events TABLESAMPLE BERNOULLI (50)'),
+  ('SELECT * FROM events TABLESAMPLE BERNOULLI (50) REPEATABLE (7)')
+) v(q) WHERE fast_count(q) >= 0;
 -- Temporary tables belong to one session: counted live.
 CREATE TEMP TABLE scratch AS SELECT generate_series(1, 5) x;
 SELECT fast_count('SELECT * FROM scratch') AS temp_table,

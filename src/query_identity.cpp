@@ -354,6 +354,9 @@ bool inspect_function(Oid funcid, void *context)
 
 void inspect_relation(Inspection *inspection, RangeTblEntry *rte)
 {
+    if (rte->tablesample != nullptr && rte->tablesample->repeatable == nullptr)
+        mark_uncacheable(inspection, "the query samples rows at random (TABLESAMPLE without "
+                                     "REPEATABLE)");
     inspection->permission_rtes = lappend(inspection->permission_rtes, copyObject(rte));
     inspection->tables = list_append_unique_oid(inspection->tables, rte->relid);
 
