@@ -40,10 +40,13 @@ template <typename Fn>
 auto pg_call(Fn &&fn) -> decltype(fn())
 {
     using Result = decltype(fn());
-    MemoryContext caller_context = CurrentMemoryContext;
-    ErrorData *volatile caught = nullptr;
-
-    if constexpr (std::is_void_v<Result>) {
+    if constexpr (!std::is_void_v<Result>) {
+        Result result{};
+        pg_call([&] { result = fn(); });
+        return result;
+    } else {
+        MemoryContext caller_context = CurrentMemoryContext;
+        ErrorData *volatile caught = nullptr;
         PG_TRY();
         {
             fn();
@@ -57,22 +60,6 @@ auto pg_call(Fn &&fn) -> decltype(fn())
         PG_END_TRY();
         if (caught)
             throw PgError(caught);
-    } else {
-        Result result{};
-        PG_TRY();
-        {
-            result = fn();
-        }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(caller_context);
-            caught = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
-        if (caught)
-            throw PgError(caught);
-        return result;
     }
 }
 

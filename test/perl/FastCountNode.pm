@@ -8,7 +8,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
-our @EXPORT = qw(new_fast_count_node worker_pid worker_count kill9_and_wait_for_restart);
+our @EXPORT = qw(new_fast_count_node worker_pid worker_count kill9_and_wait_for_restart
+  create_slow_table kill_refresh_halfway);
 
 # A cluster with fast_count preloaded (unless preload => 0) and a short naptime.
 sub new_fast_count_node
@@ -53,6 +54,38 @@ sub kill9_and_wait_for_restart
 	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
 	$node->wait_for_log(qr/database system is ready to accept connections/, $offset);
 	return;
+}
+
+# A table whose query $SLOW_QUERY takes about 3 s to count (5 ms a row
+# through an IMMUTABLE function): long enough to kill a count halfway.
+our $SLOW_QUERY = 'SELECT * FROM wide WHERE slow_id(id) > 0';
+
+sub create_slow_table
+{
+	my ($node, $rows) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE FUNCTION slow_id(int) RETURNS int IMMUTABLE LANGUAGE plpgsql
+		  AS \$\$ BEGIN PERFORM pg_sleep(0.005); RETURN \$1; END \$\$;
+		CREATE TABLE wide AS SELECT generate_series(1, $rows) AS id;
+	});
+	return $SLOW_QUERY;
+}
+
+# Starts fast_count_refresh(query) in a session of its own, SIGKILLs that
+# backend while it counts, and waits for the server to be back. Returns the
+# killed backend's pid.
+sub kill_refresh_halfway
+{
+	my ($node, $query) = @_;
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	$session->query_until(qr/refreshing/, "\\echo refreshing\nSELECT fast_count_refresh('$query');\n");
+	my $running = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT fast_count_refresh(%' AND state = 'active'";
+	$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($running) r")
+	  or die "the refresh did not start";
+	my $pid = $node->safe_psql('postgres', $running);
+	kill9_and_wait_for_restart($node, $pid);
+	eval { $session->quit; };
+	return $pid;
 }
 
 1;

@@ -13,10 +13,6 @@ $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fast_count;
 	CREATE TABLE small AS SELECT g AS id FROM generate_series(1, 500) g;
-	-- 5 ms a row: counting 600 rows takes 3 s, long enough to kill it halfway.
-	CREATE FUNCTION slow_id(int) RETURNS int IMMUTABLE LANGUAGE plpgsql
-	  AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN $1; END $$;
-	CREATE TABLE wide AS SELECT g AS id FROM generate_series(1, 600) g;
 	SET fast_count.cache_larger_than = 0;
 	SELECT fast_count('SELECT * FROM small');
 });
@@ -27,21 +23,13 @@ $node->restart;
 is($node->safe_psql('postgres', q{SELECT fast_count('SELECT * FROM small')}),
 	'500', 'a cached count survives a restart');
 
-my $slow = 'SELECT * FROM wide WHERE slow_id(id) > 0';
+my $slow = create_slow_table($node, 600);
 is($node->safe_psql('postgres', "SELECT fast_count_refresh('$slow')"),
 	'600', 'the slow query is cached');
 $node->safe_psql('postgres', 'DELETE FROM wide WHERE id > 400');
 
 # SIGKILL of a backend in the middle of refreshing it.
-my $session = $node->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/refreshing/, "\\echo refreshing\nSELECT fast_count_refresh('$slow');\n");
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT fast_count_refresh(%' AND state = 'active'"),
-	'a refresh is running');
-my $pid = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT fast_count_refresh(%' AND state = 'active'");
-kill9_and_wait_for_restart($node, $pid);
-eval { $session->quit; };
+my $pid = kill_refresh_halfway($node, $slow);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server recovered from the killed backend');
 ok($node->log_contains(qr/server process \(PID $pid\) was terminated by signal 9/),
 	'the backend was killed mid-refresh');

@@ -75,24 +75,12 @@ is($node->safe_psql('postgres',
 	'1', 'as a hit');
 
 # A refresh killed halfway: after crash recovery the index matches the table.
-$node->safe_psql('postgres', q{
-	-- 5 ms a row: counting 600 rows takes 3 s, long enough to kill it halfway.
-	CREATE FUNCTION slow_id(int) RETURNS int IMMUTABLE LANGUAGE plpgsql
-	  AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN $1; END $$;
-	CREATE TABLE wide AS SELECT generate_series(1, 600) AS id;
-});
-my $slow = 'SELECT * FROM wide WHERE slow_id(id) > 0';
+my $slow = create_slow_table($node, 600);
 $node->safe_psql('postgres', "SELECT fast_count_refresh('$slow')");
 $node->safe_psql('postgres', 'DELETE FROM wide WHERE id > 400');
-my $session = $node->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/refreshing/, "\\echo refreshing\nSELECT fast_count_refresh('$slow');\n");
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT fast_count_refresh(%' AND state = 'active'"),
-	'a refresh is running');
-my $pid = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT fast_count_refresh(%' AND state = 'active'");
-kill9_and_wait_for_restart($node, $pid);
-eval { $session->quit; };
+my $pid = kill_refresh_halfway($node, $slow);
+ok($node->log_contains(qr/server process \(PID $pid\) was terminated by signal 9/),
+	'a refresh was killed halfway');
 ok($node->poll_query_until('postgres',
 		"SELECT entries = (SELECT count(*) FROM fast_count.entries) FROM fast_count_stats()"),
 	'after crash recovery the index is rebuilt from the table');
