@@ -44,7 +44,6 @@ SELECT q AS query, outcome(format('SELECT fast_count(%L)', q)) AS error FROM (VA
 SELECT params, outcome(format('SELECT fast_count(%L, %L::text[])', q, params)) AS error FROM (VALUES
   ('SELECT * FROM t WHERE id = $1 AND v = $2', '{1}'),
   ('SELECT * FROM t WHERE id = $1', '{1,2}'),
-  ('SELECT * FROM t WHERE id = $2', '{1,2}'),
   ('SELECT * FROM t WHERE id = $1', '{one}'),
   ('SELECT * FROM t WHERE id = $1', '{{1},{2}}')
 ) AS bad(q, params);

@@ -67,6 +67,8 @@ SELECT fast_count('SELECT * FROM books WHERE year = $1 AND pages > $2', ARRAY['1
 SELECT fast_count('SELECT * FROM authors WHERE country = $1', ARRAY['de']) AS de,
        fast_count('SELECT * FROM authors WHERE country = ANY ($1)', ARRAY['{de,fr}']) AS de_fr;
 SELECT fast_count('SELECT * FROM books WHERE $1::int IS NULL', ARRAY[NULL]) AS null_param,
-       fast_count('SELECT $1', ARRAY['an untyped parameter reads as text']) AS untyped;
+       fast_count('SELECT $1', ARRAY['an untyped parameter reads as text']) AS untyped,
+       fast_count('SELECT * FROM authors WHERE concat(name, $1) = $2', ARRAY['!', 'author 7!']) AS typed_by_nothing,
+       fast_count('SELECT * FROM authors WHERE id = $2', ARRAY['unused', '7']) AS unused_param;
 SELECT fast_count('SELECT * FROM books', ARRAY[]::text[]) AS no_params,
        fast_count('SELECT * FROM books', NULL) AS null_params;

@@ -474,6 +474,19 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     Query *wrapper =
         parse_analyze_varparams(wrap_in_count(raw), text, &param_types, &used_params, nullptr);
 
+    // A parameter whose type nothing decides (concat(x, $1), or an unused
+    // $1) reads as text, as an untyped literal in its place would.
+    bool untyped = false;
+    for (int i = 0; i < used_params; i++) {
+        if (param_types[i] == InvalidOid || param_types[i] == UNKNOWNOID) {
+            param_types[i] = TEXTOID;
+            untyped = true;
+        }
+    }
+    if (untyped)
+        wrapper = parse_analyze_varparams(wrap_in_count(parse_single_select(text)), text,
+                                          &param_types, &used_params, nullptr);
+
     error_context_stack = callback.previous;
 
     ParamValues values = read_params(params, param_types, used_params);

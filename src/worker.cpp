@@ -259,6 +259,13 @@ void wait_for_starter(TransactionId starter)
     CommitTransactionCommand();
 }
 
+// PostgreSQL releases a process's advisory session locks when it exits,
+// but not other session locks: the database lock goes here.
+void release_database_lock(int, Datum)
+{
+    UnlockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, RowExclusiveLock);
+}
+
 void run(Oid database)
 {
     TransactionId starter;
@@ -290,6 +297,7 @@ void run(Oid database)
     // Holding this lock makes DROP/ALTER DATABASE and CREATE DATABASE ...
     // TEMPLATE wait instead of failing, and lets the loop see them waiting.
     LockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, RowExclusiveLock);
+    before_shmem_exit(release_database_lock, 0);
     ereport(LOG, (errmsg("fast_count worker started for database \"%s\"", database_name)));
     load_index();
     main_loop();

@@ -60,6 +60,11 @@ ok($node->poll_query_until('postgres',
 	'worker leaves a database that fast_count.databases no longer lists');
 ok($node->log_contains(qr/fast_count worker for database "app" exits: fast_count.databases no longer lists this database/),
 	'and says why');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_locks
+	 WHERE locktype = 'object' AND classid = 'pg_database'::regclass
+	   AND objid = (SELECT oid FROM pg_database WHERE datname = 'app')}),
+	'0', 'and leaves no lock on the database behind');
 # ...and gets it back from the launcher when listed again.
 $node->append_conf('postgresql.conf', "fast_count.databases = ''\n");
 $node->reload;
@@ -67,13 +72,15 @@ ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND datname = 'app'"),
 	'the launcher starts the worker again');
 
-# A terminated worker comes back.
+# A terminated worker comes back, and leaves no lock behind either.
 my $pid = worker_pid($node, 'app');
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'fast_count worker' "
 		  . "AND datname = 'app' AND pid <> $pid"),
 	'a terminated worker is started again');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_locks WHERE pid = $pid"),
+	'0', 'the terminated worker holds no lock');
 
 # CREATE EXTENSION in a database the launcher had skipped.
 $node->safe_psql('plain', 'CREATE EXTENSION fast_count');
@@ -91,7 +98,7 @@ is(worker_count($node, 'plain'), '0', 'and it stays stopped');
 
 # DROP DATABASE is not blocked by the worker connected to it.
 is(worker_count($node, 'app'), '1', 'app has its worker before DROP DATABASE');
-my ($ret, $stdout, $stderr) = $node->psql('postgres', 'DROP DATABASE app');
+my ($ret, $stdout, $stderr) = $node->psql('postgres', "SET lock_timeout = '60s'; DROP DATABASE app");
 is($ret, 0, 'DROP DATABASE succeeds while a worker serves the database')
   or diag($stderr);
 sleep 3;
