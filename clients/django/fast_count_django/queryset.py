@@ -1,0 +1,22 @@
+"""A queryset and manager whose count() comes from fast_count()."""
+
+from django.db import models
+
+from .counting import fast_count
+
+
+class FastCountQuerySetMixin:
+    """Mix into your own QuerySet class to get fast counts."""
+
+    def count(self) -> int:
+        return fast_count(self)
+
+
+class FastCountQuerySet(FastCountQuerySetMixin, models.QuerySet):
+    pass
+
+
+class FastCountManager(models.Manager.from_queryset(FastCountQuerySet)):
+    """``objects = FastCountManager()``: ``Model.objects.filter(...).count()``
+    (and related managers of the model, if it is the default manager) count
+    with fast_count()."""
