@@ -63,4 +63,4 @@ started=yes
 cd "$here" || fail "cannot cd to $here"
 FAST_COUNT_TEST_HOST=$tmp FAST_COUNT_TEST_PORT=$port FAST_COUNT_TEST_USER=$(id -un) \
 FAST_COUNT_TEST_SUMMARY=$summary PYTHONPATH=$here PYTHONDONTWRITEBYTECODE=1 \
-  "$python" -W default -m django test --settings=tests.settings --noinput "${@:-tests}"
+  "$python" -m django test --settings=tests.settings --noinput "${@:-tests}"

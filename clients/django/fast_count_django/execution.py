@@ -16,21 +16,15 @@ Two things make this more than a cursor.execute():
 
 import contextlib
 import re
-import threading
-from collections import OrderedDict
-from typing import Callable, FrozenSet, Tuple
+from typing import Callable, FrozenSet
 
 from django.db import ProgrammingError, transaction
 
 from . import extension
-from .statement import CountStatement, Prepared
+from .statement import CountStatement, Prepared, remember_text_casts, text_casts
 
 _INDETERMINATE_DATATYPE = "42P18"
 _PARAMETER = re.compile(r"\$(\d+)")
-
-_MEMO_SIZE = 1024
-_memo_lock = threading.Lock()
-_as_text_memo: "OrderedDict[Tuple[str, str], FrozenSet[int]]" = OrderedDict()
 
 
 def protected(connection):
@@ -66,9 +60,7 @@ def run(connection, prepared: Prepared, function: str, arguments_sql: str,
     """``SELECT <function>(<arguments_sql>)`` with ``arguments(statement)``;
     returns the single value. ``function`` is one of the extension's."""
     call = "SELECT %s(%s)" % (extension.function(connection, function), arguments_sql)
-    key = (connection.alias, prepared.django_sql)
-    with _memo_lock:
-        as_text = _as_text_memo.get(key, frozenset())
+    as_text = text_casts(connection.alias, prepared)
     while True:
         statement = prepared.statement(as_text)
         try:
@@ -80,8 +72,4 @@ def run(connection, prepared: Prepared, function: str, arguments_sql: str,
             if number is None:
                 raise
             as_text = as_text | {number}
-            with _memo_lock:
-                _as_text_memo[key] = as_text
-                _as_text_memo.move_to_end(key)
-                while len(_as_text_memo) > _MEMO_SIZE:
-                    _as_text_memo.popitem(last=False)
+            remember_text_casts(connection.alias, prepared, as_text)
