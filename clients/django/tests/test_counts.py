@@ -16,7 +16,7 @@ from psycopg2.extras import NumericRange
 from fast_count_django import fast_count
 
 from .data import EVIL, create_library, isbn
-from .library.models import Author, Book, Tag
+from .library.models import Author, Book, Novel, PublishedBook, Tag
 
 UTC = datetime.timezone.utc
 D = decimal.Decimal
@@ -176,6 +176,10 @@ CASES = [
     ("F across relation", lambda: Book.objects.filter(pages__gt=F("author__id") * 200)),
     ("raw sql", lambda: Book.objects.filter(pages__gt=RawSQL("%s::int * 2", (300,)))),
     ("extra where", lambda: Book.objects.extra(where=["pages > %s", "title <> %s"], params=[400, EVIL])),
+    # model inheritance
+    ("multi-table inheritance", lambda: Novel.objects.filter(series__in=["saga 0", "saga 2"], pages__gt=100)),
+    ("parent filtered by child", lambda: Book.objects.filter(novel__isnull=False)),
+    ("proxy with a filtering manager", lambda: PublishedBook.objects.filter(pages__lt=900)),
     # set operations
     ("union", lambda: Book.objects.filter(pages__lt=300).union(Book.objects.filter(pages__gt=1000))),
     ("union overlapping", lambda: Book.objects.filter(pages__lt=600).values("author").union(

@@ -62,3 +62,23 @@ class Ticket(models.Model):
             (cls.objects.filter(open=True), datetime.timedelta(seconds=1)),
             (cls.objects.filter(subject__icontains="urgent"), datetime.timedelta(seconds=1)),
         ]
+
+
+class Novel(Book):
+    """Multi-table inheritance: counts join the parent table."""
+
+    series = models.CharField(max_length=50, blank=True)
+
+
+class PublishedBooks(FastCountManager):
+    def get_queryset(self):
+        return super().get_queryset().filter(published=True)
+
+
+class PublishedBook(Book):
+    """A proxy whose manager filters."""
+
+    objects = PublishedBooks()
+
+    class Meta:
+        proxy = True
