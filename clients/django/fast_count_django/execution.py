@@ -36,7 +36,10 @@ def protected(connection):
 
 
 def pgcode(error) -> str:
-    return getattr(error.__cause__, "pgcode", None) or ""
+    """The SQLSTATE of a database error Django wrapped (psycopg2's pgcode,
+    psycopg 3's sqlstate)."""
+    cause = error.__cause__
+    return getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None) or ""
 
 
 def _untypable_parameter(error, prepared: Prepared, as_text: FrozenSet[int]):

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from .counting import fast_count
+from .counting import fast_count, plain_count
 
 
 class FastCountQuerySetMixin:
@@ -10,6 +10,11 @@ class FastCountQuerySetMixin:
 
     def count(self) -> int:
         return fast_count(self)
+
+    def exact_count(self) -> int:
+        """Django's own count(): never from the cache, so it includes rows
+        written since the cached count (and by this very transaction)."""
+        return plain_count(self)
 
 
 class FastCountQuerySet(FastCountQuerySetMixin, models.QuerySet):
