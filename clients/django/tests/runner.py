@@ -19,10 +19,13 @@ class SummaryRunner(DiscoverRunner):
     def get_resultclass(self):
         return super().get_resultclass() or CountingResult
 
-    def suite_result(self, suite, result, **kwargs):
+    def run_suite(self, suite, **kwargs):
+        # Written before the test databases are dropped, so that a failure
+        # there does not lose the results.
+        result = super().run_suite(suite, **kwargs)
         path = os.environ.get("FAST_COUNT_TEST_SUMMARY")
         if path:
             failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
             with open(path, "w") as summary:
                 summary.write("%d %d\n" % (getattr(result, "passed", 0), failed))
-        return super().suite_result(suite, result, **kwargs)
+        return result
