@@ -8,7 +8,7 @@ import decimal
 import io
 import time
 
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Concat
@@ -142,6 +142,11 @@ class Registration(TransactionTestCase):
         out = io.StringIO()
         call_command("fast_count_register", "library", "--dry-run", stdout=out)
         self.assertIn("2 queryset(s) registered (dry run)", out.getvalue())
+        with self.assertRaisesRegex(CommandError, "no_such_app"):
+            call_command("fast_count_register", "no_such_app", stdout=io.StringIO())
+        other_app = io.StringIO()
+        call_command("fast_count_register", "auth", "--dry-run", stdout=other_app)
+        self.assertIn("0 queryset(s) registered (dry run)", other_app.getvalue(), "only the apps named")
         self.assertIn(count_statement(declared_querysets[0]).sql, out.getvalue())
         try:
             call_command("fast_count_register", "library", "--unregister", stdout=io.StringIO())

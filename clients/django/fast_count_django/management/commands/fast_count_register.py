@@ -3,13 +3,14 @@ fast_count_querysets() (idempotent: registering again updates the interval).
 Run it after migrate on deploy, or use the FastCountRegister migration
 operation instead."""
 
+from django.apps import apps
 from django.core.exceptions import EmptyResultSet
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from ... import registry
-from ...statement import count_statement
 from ...extension import ExtensionMissing
+from ...statement import count_statement
 
 
 class Command(BaseCommand):
@@ -26,7 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true",
                             help="print the statements, change nothing")
 
-    def handle(self, *app_labels, database, unregister, dry_run, **options):
+    def handle(self, *args, app_labels, database, unregister, dry_run, **options):
+        for label in app_labels:
+            try:
+                apps.get_app_config(label)
+            except LookupError as error:
+                raise CommandError(str(error))
         done = 0
         try:
             with transaction.atomic(using=database):
