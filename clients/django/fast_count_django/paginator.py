@@ -1,0 +1,16 @@
+"""A Django Paginator whose count comes from fast_count() (for ListView's
+``paginator_class``, or anything built on django.core.paginator)."""
+
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
+
+from .counting import fast_count
+
+
+class FastCountPaginator(Paginator):
+    @cached_property
+    def count(self) -> int:
+        if isinstance(self.object_list, QuerySet):
+            return fast_count(self.object_list)
+        return super().count

@@ -1,0 +1,34 @@
+"""Django's %s placeholders become $1..$n, as psycopg2 would fill them."""
+
+from django.test import SimpleTestCase
+
+from fast_count_django.placeholders import PlaceholderError, numbered
+
+
+class Numbered(SimpleTestCase):
+    def test_placeholders_are_numbered_in_order_with_their_casts(self):
+        self.assertEqual(
+            numbered("SELECT * FROM t WHERE a = %s AND b IN (%s, %s) AND c > %s",
+                     [None, "integer", "integer", "date"]),
+            "SELECT * FROM t WHERE a = $1 AND b IN ($2::integer, $3::integer) AND c > $4::date")
+
+    def test_double_percent_is_a_literal_percent(self):
+        # psycopg2 reads "%%s" as a literal "%s", not as a placeholder.
+        self.assertEqual(numbered("SELECT '100%%', '%%s' LIKE %s", [None]),
+                         "SELECT '100%', '%s' LIKE $1")
+        self.assertEqual(numbered("SELECT 1 %% 2", []), "SELECT 1 % 2")
+
+    def test_no_parameters(self):
+        self.assertEqual(numbered('SELECT "t"."id" FROM "t"', []), 'SELECT "t"."id" FROM "t"')
+
+    def test_a_placeholder_next_to_a_word_stays_a_token_of_its_own(self):
+        # "x$1" would be an identifier, "$1y" a syntax error.
+        self.assertEqual(numbered("SELECT x%s, %sy, (%s)", [None, "integer", None]),
+                         "SELECT x $1, $2::integer y, ($3)")
+
+    def test_count_mismatch_and_bad_directives_are_refused(self):
+        for sql, casts in [("SELECT %s", []), ("SELECT 1", [None]), ("SELECT %s, %s", [None]),
+                           ("SELECT %d", [None]), ("SELECT %(name)s", [None]), ("SELECT 5 %", [])]:
+            with self.subTest(sql):
+                with self.assertRaises(PlaceholderError):
+                    numbered(sql, casts)
