@@ -7,10 +7,8 @@ placeholders ``$1..$n``. Registration builds its statement the same way, so a re
 queryset and the ``count()`` of that queryset share one cache entry.
 """
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import FrozenSet, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -90,13 +88,10 @@ class Prepared:
     django_sql: str
     params: Tuple[param_text.Param, ...]
 
-    def statement(self, as_text: FrozenSet[int] = frozenset()) -> CountStatement:
-        """The statement, with the parameters numbered in ``as_text`` cast
-        to text (see execution.run). Raises placeholders.PlaceholderError
-        for SQL psycopg2 would refuse too."""
-        casts = [("text" if i + 1 in as_text and param.cast is None else param.cast)
-                 for i, param in enumerate(self.params)]
-        return CountStatement(numbered(self.django_sql, casts),
+    def statement(self) -> CountStatement:
+        """The statement. Raises placeholders.PlaceholderError for SQL
+        psycopg2 would refuse too."""
+        return CountStatement(numbered(self.django_sql, [param.cast for param in self.params]),
                               tuple(param.text for param in self.params))
 
 
@@ -121,28 +116,6 @@ def prepare_queryset(queryset, using: Optional[str] = None) -> Tuple[object, Pre
 
 
 def count_statement(queryset, using: Optional[str] = None) -> CountStatement:
-    """The statement fast_count() gets for ``queryset.count()`` (with the
-    text casts a previous call found necessary, see execution.py)."""
-    connection, prepared = prepare_queryset(queryset, using)
-    return prepared.statement(text_casts(connection.alias, prepared))
-
-
-# Parameters that had to be cast to text (see execution.py), by database
-# alias and Django SQL: bounded, least recently used first out.
-_MEMO_SIZE = 1024
-_memo_lock = threading.Lock()
-_text_casts: "OrderedDict[Tuple[str, str], FrozenSet[int]]" = OrderedDict()
-
-
-def text_casts(alias: str, prepared: Prepared) -> FrozenSet[int]:
-    with _memo_lock:
-        return _text_casts.get((alias, prepared.django_sql), frozenset())
-
-
-def remember_text_casts(alias: str, prepared: Prepared, as_text: FrozenSet[int]) -> None:
-    key = (alias, prepared.django_sql)
-    with _memo_lock:
-        _text_casts[key] = as_text
-        _text_casts.move_to_end(key)
-        while len(_text_casts) > _MEMO_SIZE:
-            _text_casts.popitem(last=False)
+    """The statement fast_count() gets for ``queryset.count()``."""
+    _, prepared = prepare_queryset(queryset, using)
+    return prepared.statement()

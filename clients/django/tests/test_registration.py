@@ -113,7 +113,7 @@ class Registration(TransactionTestCase):
             Book.objects.all(),
             Book.objects.filter(author__country="fr").order_by("-pages").select_related("author"),
             Book.objects.filter(created_at__date=datetime.date(2024, 2, 1), pages__in=[87, 124, 161]),
-            # cast to text on a retry: CONCAT() gives its parameter no type
+            # CONCAT() gives its parameter no type: the extension reads it as text
             Book.objects.annotate(label=Concat("title", Value(" by "), "author__name")).filter(
                 label__contains="by author 2"),
             # parameters whose text PostgreSQL writes
