@@ -40,7 +40,7 @@ CREATE TRIGGER entries_edited
 -- Activity counters, kept in shared memory (with shared_preload_libraries)
 -- since the server started or fast_count_stats_reset() was called.
 CREATE FUNCTION fast_count._counters(OUT key uuid, OUT hits bigint, OUT misses bigint,
-                                     OUT counts bigint)
+                                     OUT refreshes bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fast_count_counters'
 LANGUAGE C VOLATILE;
@@ -85,7 +85,7 @@ SELECT e.key,
        (e.registered AND e.next_refresh_at < now()) AS served_stale,
        c.hits,
        c.misses,
-       c.counts
+       c.refreshes
   FROM fast_count.entries e
   LEFT JOIN fast_count._counters() c ON c.key = e.key
  WHERE fast_count._visible(e.relids);

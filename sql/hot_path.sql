@@ -15,7 +15,7 @@ SELECT fast_count_estimate('DELETE FROM hp');
 SELECT fast_count('SELECT * FROM hp WHERE kind = 1') AS counted;
 SELECT fast_count('SELECT * FROM hp WHERE kind = 1') AS served;
 SELECT mode, is_estimate, served_stale, checked_at = counted_at AS checked_when_counted,
-       hits, misses, counts
+       hits, misses, refreshes
   FROM fast_count_entries WHERE query = 'SELECT * FROM hp WHERE kind = 1';
 SELECT hits > 0 AND misses > 0 AND counts > 0 AS counting, entries >= 1 AS indexed
   FROM fast_count_stats();

@@ -99,12 +99,12 @@ ok($node->poll_query_until('postgres',
 	'the registered query is counted');
 sleep 1;
 my $counts_before = $node->safe_psql('postgres',
-	"SELECT counts FROM fast_count_entries WHERE query = 'SELECT * FROM quiet'");
+	"SELECT refreshes FROM fast_count_entries WHERE query = 'SELECT * FROM quiet'");
 my $checked_before = $node->safe_psql('postgres',
 	"SELECT checked_at FROM fast_count_entries WHERE query = 'SELECT * FROM quiet'");
 sleep 5;
 is($node->safe_psql('postgres',
-		"SELECT counts FROM fast_count_entries WHERE query = 'SELECT * FROM quiet'"),
+		"SELECT refreshes FROM fast_count_entries WHERE query = 'SELECT * FROM quiet'"),
 	$counts_before, 'five intervals on unchanged tables: no count ran');
 is($node->safe_psql('postgres',
 		"SELECT checked_at > '$checked_before' AND next_refresh_at > now() - interval '2 seconds' FROM fast_count_entries WHERE query = 'SELECT * FROM quiet'"),
