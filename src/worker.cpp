@@ -200,6 +200,11 @@ void main_loop()
             if (!worker_control::database_is_served(database_name))
                 exit_worker("fast_count.databases no longer lists this database");
         }
+        // An aborted transaction releases session locks too (ProcReleaseLocks):
+        // take it again after a refresh or exact-mode task failed.
+        if (!LockHeldByMe(&database, RowExclusiveLock) &&
+            LockAcquire(&database, RowExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+            exit_worker("another session waits to drop, rename or copy the database");
         if (LockHasWaiters(&database, RowExclusiveLock, true))
             exit_worker("another session waits to drop, rename or copy the database");
 
