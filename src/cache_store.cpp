@@ -430,6 +430,9 @@ List *due_keys(TimestampTz now, TimestampTz *next_due)
         heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
         if (!DatumGetBool(row.get(kRegistered)))
             return;
+        // Exact entries are kept by triggers and exact_mode's worker tasks.
+        if (!row.is_null(kMode) && strcmp(TextDatumGetCString(row.get(kMode)), "exact") == 0)
+            return;
         TimestampTz next =
             row.is_null(kNextRefreshAt) ? now : DatumGetTimestampTz(row.get(kNextRefreshAt));
         if (next <= now)

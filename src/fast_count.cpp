@@ -1,5 +1,6 @@
 // Module entry: configuration, shared memory and the launcher when
 // preloaded, and the transaction callback that the layers share.
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "settings.hpp"
 #include "shared_state.hpp"
@@ -48,4 +49,5 @@ void _PG_init(void)
         fast_count::worker_control::register_launcher();
     }
     RegisterXactCallback(on_transaction_event, nullptr);
+    fast_count::exact_mode::init();  // exact mode: xact/subxact/relcache callbacks
 }

@@ -1,6 +1,7 @@
 #include "refresher.hpp"
 
 #include "count_executor.hpp"
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "settings.hpp"
 #include "worker_control.hpp"
@@ -78,6 +79,8 @@ int64 count_for_reader(const QueryIdentity *identity)
     Entry entry;
     TimestampTz now = GetCurrentTimestamp();
     bool found = cache_store::lookup(identity->key, &entry);
+    if (found && entry.exact)  // exact mode: never a cached count
+        return exact_mode::read_count(identity, entry);
     if (found && usable(entry, now)) {
         if (entry.registered && now >= entry.next_refresh_at)
             worker_control::ensure_worker_running();

@@ -2,6 +2,7 @@
 // they are due, drops expired retroactive counts, and survives an error in
 // any single query. Its loop follows contrib's autoprewarm and pg_cron.
 #include "cache_store.hpp"
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
 #include "refresher.hpp"
@@ -181,6 +182,7 @@ TimestampTz run_cycle()
             next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
     }
     drop_expired(expired);
+    next_wake = exact_mode::run_worker_tasks(next_wake);  // backfill, fold, re-derive
 
     // Refreshed entries have new due times; look again right away.
     if (due != NIL)
