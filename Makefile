@@ -16,7 +16,7 @@ REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 	--inputdir=. --outputdir=results_regress
 
 # Isolation specs (test/isolation/specs/NAME.spec, test/isolation/expected/NAME.out).
-ISOLATION = single_flight miss_waits registry_races
+ISOLATION = single_flight miss_waits registry_races exact_concurrency exact_fold exact_backfill
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/regress.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 

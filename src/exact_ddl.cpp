@@ -291,7 +291,9 @@ void on_alter_table_start(AlterTableStmt *stmt)
         all_harmless = all_harmless && harmless(lfirst_node(AlterTableCmd, lc));
     if (all_harmless)
         return;
-    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    // ACCESS SHARE before any key lock: the order TRUNCATE (and the worker)
+    // take table and key locks in.
+    Oid relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
     if (!OidIsValid(relid))
         return;
     List *affected = affected_by_alter(relid, stmt);

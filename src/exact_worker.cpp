@@ -259,8 +259,10 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
         return Step::kNothing;
     OwnerScope scope = become_owner(entry);
     // Reading the text locks the table (ACCESS SHARE) before the key: the
-    // order TRUNCATE takes them in.
+    // order TRUNCATE takes them in. So must the partitions the count reads.
     QueryIdentity *identity = derive_identity(entry.query, entry.params);
+    if (OidIsValid(entry.table) && get_rel_relkind(entry.table) == RELKIND_PARTITIONED_TABLE)
+        (void) find_all_inheritors(entry.table, AccessShareLock, nullptr);
     if (!take_lock(key, wait_for_lock)) {
         leave_owner(scope);
         return Step::kBusy;
