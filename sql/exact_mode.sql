@@ -41,6 +41,8 @@ ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
 CREATE TABLE parent_table (id int);
 CREATE TABLE child_table () INHERITS (parent_table);
 CREATE TABLE parted (id int, k int) PARTITION BY RANGE (k);
+CREATE TABLE parted_fragile (id int, k int) PARTITION BY RANGE (k);
+CREATE UNLOGGED TABLE parted_fragile_1 PARTITION OF parted_fragile FOR VALUES FROM (0) TO (10);
 SELECT q, try_exact(q) AS result FROM (VALUES
   ('SELECT * FROM inbox i JOIN other_table o ON o.id = i.id'),
   ('SELECT * FROM inbox, other_table'),
@@ -67,6 +69,7 @@ SELECT q, try_exact(q) AS result FROM (VALUES
   ('SELECT * FROM guarded'),
   ('SELECT * FROM parent_table'),
   ('SELECT * FROM ONLY parted'),
+  ('SELECT * FROM parted_fragile'),
   ('SELECT 1')
 ) AS cases(q);
 -- The whole message, with the hint.
@@ -333,5 +336,5 @@ SELECT count(*) AS triggers_after FROM pg_trigger WHERE tgname LIKE 'fast_count_
 SELECT count(*) AS tables_after FROM pg_class WHERE relname = 'exact_deltas';
 INSERT INTO sales VALUES (9999, 'latam', 1, true);
 CREATE EXTENSION fast_count;
-DROP TABLE sales, sales_asia, exact_cases, parted, parent_table, child_table, guarded, fragile, inbox CASCADE;
+DROP TABLE sales, sales_asia, exact_cases, parted, parted_fragile, parent_table, child_table, guarded, fragile, inbox CASCADE;
 DROP ROLE regress_fc_reader;

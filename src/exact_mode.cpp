@@ -140,6 +140,17 @@ bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const
         return why_not(why, "the query reads ONLY a partitioned table");
     if (rte->inh && relkind == RELKIND_RELATION && has_subclass(table))
         return why_not(why, "the table has inheritance children (partitions are fine)");
+    if (relkind == RELKIND_PARTITIONED_TABLE) {
+        ListCell *lc;
+        foreach (lc, find_all_inheritors(table, NoLock, nullptr)) {
+            Oid partition = lfirst_oid(lc);
+            if (get_rel_relkind(partition) == RELKIND_FOREIGN_TABLE)
+                return why_not(why, "a partition is a foreign table (its rows change elsewhere)");
+            if (get_rel_persistence(partition) != RELPERSISTENCE_PERMANENT)
+                return why_not(why, "a partition is unlogged (a crash empties it without firing "
+                                    "triggers)");
+        }
+    }
 
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
     if (!HeapTupleIsValid(tuple))
