@@ -204,6 +204,27 @@ SELECT count(*) AS rows_after_fold FROM fast_count.exact_deltas d
   JOIN fast_count_entries e ON e.key = d.key WHERE e.query = 'SELECT * FROM inbox';
 SELECT all_exact() AS after_fold;
 
+-- A table whose exact queries have no WHERE clause gets no UPDATE trigger
+-- (an UPDATE cannot change such a count); a query with one adds it. MERGE
+-- fires the row triggers like the commands it runs.
+CREATE TABLE ex_log (id int, level int);
+INSERT INTO ex_log SELECT g, g % 5 FROM generate_series(1, 100) g;
+SELECT register_exact('SELECT * FROM ex_log') AS all_log;
+SELECT tgtype & 16 <> 0 AS on_update FROM pg_trigger WHERE tgrelid = 'ex_log'::regclass AND tgname NOT LIKE '%truncate%';
+UPDATE ex_log SET level = level + 1;
+MERGE INTO ex_log l USING (SELECT g AS id FROM generate_series(95, 105) g) s ON l.id = s.id
+  WHEN MATCHED AND l.id > 97 THEN DELETE
+  WHEN MATCHED THEN UPDATE SET level = 0
+  WHEN NOT MATCHED THEN INSERT VALUES (s.id, 9);
+SELECT exact('SELECT * FROM ex_log') AS after_update_and_merge;
+SELECT register_exact('SELECT * FROM ex_log WHERE level = 0') AS level_0;
+SELECT tgtype & 16 <> 0 AS on_update FROM pg_trigger WHERE tgrelid = 'ex_log'::regclass AND tgname NOT LIKE '%truncate%';
+UPDATE ex_log SET level = 0 WHERE id < 10;
+MERGE INTO ex_log l USING (SELECT g AS id FROM generate_series(1, 20) g) s ON l.id = s.id
+  WHEN MATCHED AND l.id > 15 THEN DELETE
+  WHEN MATCHED THEN UPDATE SET level = 7;
+SELECT exact('SELECT * FROM ex_log') AS all_log, exact('SELECT * FROM ex_log WHERE level = 0') AS level_0;
+
 -- Partitioned tables: the row trigger is cloned to every partition,
 -- present and future; each partition gets a TRUNCATE trigger.
 CREATE TABLE sales (id int, region text, amount int, paid boolean) PARTITION BY LIST (region);
@@ -336,5 +357,5 @@ SELECT count(*) AS triggers_after FROM pg_trigger WHERE tgname LIKE 'fast_count_
 SELECT count(*) AS tables_after FROM pg_class WHERE relname = 'exact_deltas';
 INSERT INTO sales VALUES (9999, 'latam', 1, true);
 CREATE EXTENSION fast_count;
-DROP TABLE sales, sales_asia, exact_cases, parted, parted_fragile, parent_table, child_table, guarded, fragile, inbox CASCADE;
+DROP TABLE ex_log, sales, sales_asia, exact_cases, parted, parted_fragile, parent_table, child_table, guarded, fragile, inbox CASCADE;
 DROP ROLE regress_fc_reader;

@@ -83,10 +83,13 @@ void depend_on_extension(const ObjectAddress &trigger)
     recordDependencyOn(&trigger, &extension, DEPENDENCY_AUTO);
 }
 
-void create_trigger(Oid relid, const char *name, bool row)
+constexpr int16 kRowEvents = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_DELETE;
+
+void create_trigger(Oid relid, const char *name, bool row, int16 events = kRowEvents,
+                    bool replace = false)
 {
     CreateTrigStmt *stmt = makeNode(CreateTrigStmt);
-    stmt->replace = false;
+    stmt->replace = replace;
     stmt->isconstraint = false;
     stmt->trigname = pstrdup(name);
     stmt->relation =
@@ -96,8 +99,7 @@ void create_trigger(Oid relid, const char *name, bool row)
     stmt->args = NIL;
     stmt->row = row;
     stmt->timing = TRIGGER_TYPE_AFTER;
-    stmt->events = row ? (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE)
-                       : TRIGGER_TYPE_TRUNCATE;
+    stmt->events = row ? events : TRIGGER_TYPE_TRUNCATE;
     stmt->columns = NIL;
     stmt->whenClause = nullptr;
     stmt->transitionRels = NIL;
@@ -113,6 +115,7 @@ void create_trigger(Oid relid, const char *name, bool row)
         stmt, "fast_count exact mode", relid, InvalidOid, InvalidOid, InvalidOid,
         trigger_function(row ? kRowFunction : kTruncateFunction), InvalidOid, nullptr, false,
         false, TRIGGER_FIRES_ALWAYS);
+    // (OR REPLACE drops the old trigger's dependencies, this one included.)
     depend_on_extension(address);
     CommandCounterIncrement();
 }
@@ -125,6 +128,25 @@ List *truncate_targets(Oid table)
     if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
         return find_all_inheritors(table, NoLock, nullptr);
     return list_make1_oid(table);
+}
+
+// tgtype of relid's trigger name, or -1 when there is none.
+int16 trigger_type(Oid relid, const char *name)
+{
+    Oid trigger = get_trigger_oid(relid, name, true);
+    if (!OidIsValid(trigger))
+        return -1;
+    Relation rel = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(trigger));
+    SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    int16 type = HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgtype
+                                         : -1;
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return type;
 }
 
 void drop_trigger(Oid relid, const char *name)
@@ -528,13 +550,24 @@ List *self_and_ancestors(Oid relid)
     return result;
 }
 
-void ensure_triggers(Oid table)
+void ensure_triggers(Oid table, const char *predicate)
 {
-    char *row_name = row_trigger_name(table);
-    if (!OidIsValid(get_trigger_oid(table, row_name, true)))
-        create_trigger(table, row_name, true);
-    char *truncate_name = truncate_trigger_name(table);
+    bool update_needed = predicate != nullptr;
     ListCell *lc;
+    foreach (lc, exact_store::exact_entries(table)) {
+        auto *entry = static_cast<exact_store::ExactEntry *>(lfirst(lc));
+        // A query being re-derived may get a WHERE clause: keep UPDATE then.
+        update_needed = update_needed || entry->predicate != nullptr ||
+                        entry->state == exact_store::State::kRederive;
+    }
+    char *row_name = row_trigger_name(table);
+    int16 events = kRowEvents | (update_needed ? TRIGGER_TYPE_UPDATE : 0);
+    int16 type = trigger_type(table, row_name);
+    if (type < 0)
+        create_trigger(table, row_name, true, events);
+    else if ((type & events) != events)
+        create_trigger(table, row_name, true, static_cast<int16>(events | (type & TRIGGER_TYPE_UPDATE)), true);
+    char *truncate_name = truncate_trigger_name(table);
     foreach (lc, truncate_targets(table)) {
         Oid target = lfirst_oid(lc);
         if (!OidIsValid(get_trigger_oid(target, truncate_name, true)))

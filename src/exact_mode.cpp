@@ -310,7 +310,7 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
     LockRelationOid(eligibility.table, ShareRowExclusiveLock);
     if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
         (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
-    ensure_triggers(eligibility.table);
+    ensure_triggers(eligibility.table, eligibility.predicate);
 
     exact_store::remove_all(identity->key);
     exact_store::Change change;

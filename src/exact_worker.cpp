@@ -232,7 +232,7 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
         leave_owner(scope);
         return Step::kNothing;
     }
-    ensure_triggers(eligibility.table);
+    ensure_triggers(eligibility.table, eligibility.predicate);
     const char *problem = trigger_problem(eligibility.table);
     if (problem != nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
