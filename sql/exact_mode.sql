@@ -164,6 +164,25 @@ SELECT all_exact() AS before_commit;
 COMMIT;
 SELECT all_exact() AS committed, (SELECT count(*) FROM inbox WHERE id > 2000) AS kept_rows;
 
+-- Two-phase commit: the delta row is written at PREPARE, seen at COMMIT
+-- PREPARED, gone with ROLLBACK PREPARED.
+BEGIN;
+INSERT INTO inbox VALUES (2101, 3, true, 'prepared');
+PREPARE TRANSACTION 'exact_mode_1';
+BEGIN;
+DELETE FROM inbox WHERE owner_id = 3;
+PREPARE TRANSACTION 'exact_mode_2';
+SELECT all_exact() AS while_prepared;
+COMMIT PREPARED 'exact_mode_1';
+ROLLBACK PREPARED 'exact_mode_2';
+SELECT all_exact() AS after_commit_prepared;
+
+-- Rows written in replica sessions (logical replication) count too.
+SET session_replication_role = replica;
+INSERT INTO inbox VALUES (2201, 3, true, 'replicated 7');
+RESET session_replication_role;
+SELECT all_exact() AS replica_session;
+
 -- COPY.
 COPY inbox FROM STDIN;
 3001	3	t	copied
