@@ -36,6 +36,9 @@ CREATE TABLE fast_count.exact_deltas (
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
         autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
 CREATE INDEX exact_deltas_key_idx ON fast_count.exact_deltas (key);
+-- Readers look up the latest base of a key here; writers' rows (epoch NULL)
+-- never touch this index.
+CREATE INDEX exact_deltas_base_idx ON fast_count.exact_deltas (key) WHERE epoch IS NOT NULL;
 REVOKE ALL ON fast_count.exact_deltas FROM PUBLIC;
 COMMENT ON TABLE fast_count.exact_deltas IS 'fast_count exact mode: per-transaction count deltas and base counts';
 

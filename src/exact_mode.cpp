@@ -40,7 +40,7 @@ namespace fast_count::exact_internal {
 namespace {
 
 // A reader that sums more rows than this asks the worker to fold now.
-constexpr int64 kFoldSoonRows = 1000;
+constexpr int64 kFoldSoonRows = 500;
 TimestampTz last_fold_request = 0;
 
 struct CountReceiver {

@@ -38,6 +38,7 @@ Oid entries_oid = InvalidOid;
 Oid entries_index_oid = InvalidOid;
 Oid deltas_oid = InvalidOid;
 Oid deltas_index_oid = InvalidOid;
+Oid deltas_base_index_oid = InvalidOid;
 bool resolved = false;
 bool callback_registered = false;
 EntriesLayout layout;
@@ -45,7 +46,7 @@ EntriesLayout layout;
 void forget_oids(Datum, Oid relid)
 {
     if (relid == InvalidOid || relid == entries_oid || relid == entries_index_oid ||
-        relid == deltas_oid || relid == deltas_index_oid)
+        relid == deltas_oid || relid == deltas_index_oid || relid == deltas_base_index_oid)
         resolved = false;
 }
 
@@ -78,8 +79,10 @@ bool resolve(bool must)
     Oid deltas = OidIsValid(schema) ? get_relname_relid("exact_deltas", schema) : InvalidOid;
     Oid deltas_index =
         OidIsValid(schema) ? get_relname_relid("exact_deltas_key_idx", schema) : InvalidOid;
+    Oid deltas_base_index =
+        OidIsValid(schema) ? get_relname_relid("exact_deltas_base_idx", schema) : InvalidOid;
     if (!OidIsValid(entries) || !OidIsValid(entries_index) || !OidIsValid(deltas) ||
-        !OidIsValid(deltas_index)) {
+        !OidIsValid(deltas_index) || !OidIsValid(deltas_base_index)) {
         if (!must)
             return false;
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -107,6 +110,7 @@ bool resolve(bool must)
     entries_index_oid = entries_index;
     deltas_oid = deltas;
     deltas_index_oid = deltas_index;
+    deltas_base_index_oid = deltas_base_index;
     resolved = true;
     return true;
 }
@@ -356,7 +360,8 @@ bool latest_epoch(const pg_uuid_t &key, int64 *epoch)
     TupleDesc desc = RelationGetDescr(rel);
     ScanKeyData scan_key;
     key_scan_key(&scan_key, kDeltaKey, key);
-    SysScanDesc scan = systable_beginscan(rel, deltas_index_oid, true, nullptr, 1, &scan_key);
+    SysScanDesc scan =
+        systable_beginscan(rel, deltas_base_index_oid, true, nullptr, 1, &scan_key);
     HeapTuple tuple;
     bool found = false;
     while (!found && HeapTupleIsValid(tuple = systable_getnext(scan))) {

@@ -329,6 +329,11 @@ enum class Task { kRederive, kBackfill, kFold, kGarbage };
 
 int cycles = 0;
 constexpr int kGarbageEveryCycles = 60;
+// Readers sum the rows written since the last fold: while a key gets many
+// (more than this per pass), fold it ten times a second.
+constexpr int64 kBusyFoldRows = 100;
+constexpr int64 kBusyFoldDelayUs = 100 * 1000;
+int64 rows_folded = 0;  // by the last fold task
 
 int64 retry_delay_us(int failures)
 {
@@ -413,6 +418,7 @@ Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
             pgstat_report_activity(STATE_RUNNING, "fast_count: folding exact deltas");
             int64 rows;
             step = fold_key(key, false, &rows);
+            rows_folded = rows;
             if (rows > 0)
                 ereport(DEBUG1, (errmsg("fast_count: folded %lld delta rows",
                                         static_cast<long long>(rows))));
@@ -481,7 +487,10 @@ TimestampTz run_worker_tasks(TimestampTz next_wake)
             step = run_task(Task::kBackfill, entry->key, keep_context);
             break;
         case State::kReady:
+            rows_folded = 0;
             step = run_task(Task::kFold, entry->key, keep_context);
+            if (rows_folded >= kBusyFoldRows)
+                next_wake = Min(next_wake, GetCurrentTimestamp() + kBusyFoldDelayUs);
             break;
         case State::kNone:
             break;
