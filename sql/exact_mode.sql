@@ -364,7 +364,10 @@ SELECT fast_count_unregister('SELECT * FROM inbox') AS unregistered;
 SELECT register_exact('SELECT * FROM other_table WHERE id > 0') AS other_table;
 INSERT INTO other_table SELECT generate_series(1, 10);
 DROP TABLE other_table;
-SELECT query, exact_state, last_error FROM fast_count_entries WHERE query LIKE '%FROM other_table%';
+-- (The worker may already have retried it and recorded why that failed.)
+SELECT query, exact_state, last_error IN ('a relation the query reads was dropped',
+                                          'relation "other_table" does not exist') AS error_recorded
+  FROM fast_count_entries WHERE query LIKE '%FROM other_table%';
 SELECT count(*) AS other_deltas FROM fast_count.exact_deltas d
   JOIN fast_count.entries e ON e.key = d.key WHERE e.query LIKE '%FROM other_table%';
 SELECT fast_count_unregister('SELECT * FROM other_table WHERE id > 0') AS unregistered;
