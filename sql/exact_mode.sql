@@ -370,7 +370,16 @@ SELECT query, exact_state, last_error IN ('a relation the query reads was droppe
   FROM fast_count_entries WHERE query LIKE '%FROM other_table%';
 SELECT count(*) AS other_deltas FROM fast_count.exact_deltas d
   JOIN fast_count.entries e ON e.key = d.key WHERE e.query LIKE '%FROM other_table%';
+-- A table of that name comes back: the registration follows its text (a
+-- new key), gets triggers on the new table and is counted again.
+CREATE TABLE other_table (id int);
+INSERT INTO other_table SELECT generate_series(1, 5);
+SELECT fast_count._exact_settle(key) AS state, last_error FROM fast_count_entries WHERE query LIKE '%FROM other_table%';
+INSERT INTO other_table VALUES (6), (-1);
+SELECT exact('SELECT * FROM other_table WHERE id > 0') AS recreated,
+       (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'other_table'::regclass) AS triggers;
 SELECT fast_count_unregister('SELECT * FROM other_table WHERE id > 0') AS unregistered;
+DROP TABLE other_table;
 
 -- DROP EXTENSION removes every trigger and delta row.
 SELECT count(*) > 0 AS orders_triggers_before FROM pg_trigger WHERE tgname LIKE 'fast_count_exact_%';
