@@ -356,7 +356,9 @@ int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
             return seen.sum + exact_deltas::pending(identity->key);
     }
     elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
-    return count_under(identity, snapshot);
+    // Read the text again, under the locks the count needs: the identity
+    // may come from a memo of an earlier transaction.
+    return count_under(derive_identity(identity->query_text, identity->params), snapshot);
 }
 
 } // namespace fast_count::exact_mode
