@@ -4,7 +4,7 @@
 #include "pg_allocator.hpp"
 #include "pg_boundary.hpp"
 
-#include <boost/container/small_vector.hpp>
+#include <boost/container/vector.hpp>
 
 extern "C" {
 #include "access/xact.h"
@@ -24,17 +24,20 @@ struct Pending {
     bool touched;   // a row change happened at this level after its rebase (or at all)
 };
 
-using PendingList = boost::container::small_vector<Pending, 8, PgAllocator<Pending>>;
+using PendingList = boost::container::vector<Pending, MemoryContextAllocator<Pending>>;
 
 // Lives as long as the backend; allocated once in TopMemoryContext and
-// never destroyed (nothing to do at process exit).
+// never destroyed (nothing to do at process exit). clear() keeps its
+// capacity: a transaction allocates nothing here.
 PendingList *pending_list = nullptr;
 
 PendingList &list()
 {
     if (pending_list == nullptr) {
         void *memory = MemoryContextAlloc(TopMemoryContext, sizeof(PendingList));
-        pending_list = new (memory) PendingList();  // PgAllocator: TopMemoryContext
+        pending_list =
+            new (memory) PendingList(MemoryContextAllocator<Pending>(TopMemoryContext));
+        pending_list->reserve(8);
     }
     return *pending_list;
 }

@@ -18,7 +18,7 @@
 #include "worker_control.hpp"
 
 #include <boost/container/flat_map.hpp>
-#include <boost/container/small_vector.hpp>
+#include <boost/container/vector.hpp>
 
 extern "C" {
 #include "access/genam.h"
@@ -65,8 +65,8 @@ struct TriggerState {
 };
 
 using StateMap = boost::container::flat_map<Oid, TriggerState *, std::less<Oid>,
-                                            PgAllocator<std::pair<Oid, TriggerState *>>>;
-using RetiredList = boost::container::small_vector<TriggerState *, 4, PgAllocator<TriggerState *>>;
+                                            MemoryContextAllocator<std::pair<Oid, TriggerState *>>>;
+using RetiredList = boost::container::vector<TriggerState *, MemoryContextAllocator<TriggerState *>>;
 
 StateMap *states = nullptr;
 RetiredList *retired = nullptr;
@@ -90,9 +90,10 @@ void make_containers()
     if (states != nullptr)
         return;
     void *map_memory = MemoryContextAlloc(TopMemoryContext, sizeof(StateMap));
-    states = new (map_memory) StateMap();  // PgAllocator: TopMemoryContext
+    states = new (map_memory)
+        StateMap(MemoryContextAllocator<std::pair<Oid, TriggerState *>>(TopMemoryContext));
     void *list_memory = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredList));
-    retired = new (list_memory) RetiredList();
+    retired = new (list_memory) RetiredList(MemoryContextAllocator<TriggerState *>(TopMemoryContext));
     if (!callback_registered) {
         CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
         callback_registered = true;

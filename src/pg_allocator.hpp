@@ -1,7 +1,6 @@
-// An allocator over a PostgreSQL MemoryContext for C++ containers
-// (Boost.Container flat_map, small_vector). It never raises a PostgreSQL
-// error: when memory runs out it throws std::bad_alloc, which unwinds the
-// C++ frames and becomes an ERROR at the cpp_entry() boundary.
+// An allocator that places Boost.Container (or std) containers in a
+// PostgreSQL MemoryContext. Out of memory is a C++ exception (bad_alloc),
+// never a longjmp out of the middle of a container operation.
 #pragma once
 
 extern "C" {
@@ -16,35 +15,35 @@ extern "C" {
 namespace fast_count {
 
 template <typename T>
-class PgAllocator {
+class MemoryContextAllocator {
 public:
     using value_type = T;
 
-    PgAllocator() noexcept : context_(TopMemoryContext) {}
-    explicit PgAllocator(MemoryContext context) noexcept : context_(context) {}
+    explicit MemoryContextAllocator(MemoryContext context) noexcept : context_(context) {}
     template <typename U>
-    PgAllocator(const PgAllocator<U> &other) noexcept : context_(other.context())
+    MemoryContextAllocator(const MemoryContextAllocator<U> &other) noexcept
+        : context_(other.context())
     {
     }
 
     T *allocate(std::size_t n)
     {
-        void *p = MemoryContextAllocExtended(context_, n * sizeof(T), MCXT_ALLOC_NO_OOM);
-        if (p == nullptr)
+        void *memory = MemoryContextAllocExtended(context_, n * sizeof(T), MCXT_ALLOC_NO_OOM);
+        if (memory == nullptr)
             throw std::bad_alloc();
-        return static_cast<T *>(p);
+        return static_cast<T *>(memory);
     }
-    void deallocate(T *p, std::size_t) noexcept { pfree(p); }
+    void deallocate(T *memory, std::size_t) noexcept { pfree(memory); }
 
     MemoryContext context() const noexcept { return context_; }
 
     template <typename U>
-    bool operator==(const PgAllocator<U> &other) const noexcept
+    bool operator==(const MemoryContextAllocator<U> &other) const noexcept
     {
         return context_ == other.context();
     }
     template <typename U>
-    bool operator!=(const PgAllocator<U> &other) const noexcept
+    bool operator!=(const MemoryContextAllocator<U> &other) const noexcept
     {
         return context_ != other.context();
     }
