@@ -3,6 +3,8 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "catalog/index.h"
+#include "nodes/execnodes.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -15,6 +17,7 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 }
 
@@ -42,12 +45,20 @@ Oid deltas_base_index_oid = InvalidOid;
 bool resolved = false;
 bool callback_registered = false;
 EntriesLayout layout;
+// IndexInfo of the two indexes of exact_deltas (CacheMemoryContext).
+IndexInfo *deltas_index_info = nullptr;
+IndexInfo *deltas_base_index_info = nullptr;
 
 void forget_oids(Datum, Oid relid)
 {
     if (relid == InvalidOid || relid == entries_oid || relid == entries_index_oid ||
-        relid == deltas_oid || relid == deltas_index_oid || relid == deltas_base_index_oid)
+        relid == deltas_oid || relid == deltas_index_oid || relid == deltas_base_index_oid) {
         resolved = false;
+        // (Freed with CacheMemoryContext's other leftovers: a few bytes per
+        // invalidation of our own tables, which is rare.)
+        deltas_index_info = nullptr;
+        deltas_base_index_info = nullptr;
+    }
 }
 
 AttrNumber column(TupleDesc desc, const char *name)
@@ -312,20 +323,44 @@ void scan_key_rows(Relation rel, const pg_uuid_t &key, Snapshot snapshot, Visit 
     systable_endscan(scan);
 }
 
+void index_row(Relation heap, HeapTuple tuple, const pg_uuid_t &key, Oid index_oid,
+               IndexInfo **info)
+{
+    Relation index = index_open(index_oid, RowExclusiveLock);
+    if (*info == nullptr) {
+        MemoryContext caller = MemoryContextSwitchTo(CacheMemoryContext);
+        *info = BuildIndexInfo(index);
+        MemoryContextSwitchTo(caller);
+    }
+    Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&key))};
+    bool isnull[1] = {false};
+    (void) index_insert(index, values, isnull, &tuple->t_self, heap, UNIQUE_CHECK_NO, false, *info);
+    index_close(index, RowExclusiveLock);
+}
+
+// Inserts a row into exact_deltas (opened by the caller) and its index
+// entries. Not CatalogTupleInsert(): that ignores the predicate of the
+// partial index of base rows, which a writer's row must stay out of.
+void insert_row(Relation rel, const pg_uuid_t &key, int64 delta, bool base, int64 epoch)
+{
+    Datum values[kDeltaColumns];
+    bool nulls[kDeltaColumns] = {false, false, !base};
+    values[kDeltaKey - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&key));
+    values[kDeltaDelta - 1] = Int64GetDatum(delta);
+    values[kDeltaEpoch - 1] = Int64GetDatum(epoch);
+    HeapTuple tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+    heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
+    index_row(rel, tuple, key, deltas_index_oid, &deltas_index_info);
+    if (base)
+        index_row(rel, tuple, key, deltas_base_index_oid, &deltas_base_index_info);
+}
+
 void insert_row(const pg_uuid_t &key, int64 delta, bool base)
 {
     resolve(true);
     Relation rel = table_open(deltas_oid, RowExclusiveLock);
-    Datum values[kDeltaColumns];
-    bool nulls[kDeltaColumns] = {false, false, false};
-    values[kDeltaKey - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&key));
-    values[kDeltaDelta - 1] = Int64GetDatum(delta);
-    if (base)
-        values[kDeltaEpoch - 1] =
-            Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
-    else
-        nulls[kDeltaEpoch - 1] = true;
-    CatalogTupleInsert(rel, heap_form_tuple(RelationGetDescr(rel), values, nulls));
+    int64 epoch = base ? static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())) : 0;
+    insert_row(rel, key, delta, base, epoch);
     table_close(rel, RowExclusiveLock);
 }
 
@@ -441,12 +476,7 @@ int64 fold(const pg_uuid_t &key)
     foreach (lc, tids)
         CatalogTupleDelete(rel, static_cast<ItemPointer>(lfirst(lc)));
 
-    Datum values[kDeltaColumns];
-    bool nulls[kDeltaColumns] = {false, false, base_rows == 0};
-    values[kDeltaKey - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&key));
-    values[kDeltaDelta - 1] = Int64GetDatum(total);
-    values[kDeltaEpoch - 1] = Int64GetDatum(epoch);
-    CatalogTupleInsert(rel, heap_form_tuple(desc, values, nulls));
+    insert_row(rel, key, total, base_rows > 0, epoch);
     table_close(rel, RowExclusiveLock);
     CommandCounterIncrement();
     return list_length(tids);
