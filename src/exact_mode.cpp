@@ -351,8 +351,12 @@ int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
     if (seen.rows > kFoldSoonRows)
         request_fold();
     if (seen.base_rows > 0 && seen.epochs_agree) {
+        // A base that nobody deleted is the current one: every fold and
+        // every reset deletes the base it replaces. Otherwise look up the
+        // current one.
         int64 epoch;
-        if (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch)
+        if (seen.bases_current ||
+            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch))
             return seen.sum + exact_deltas::pending(identity->key);
     }
     elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");

@@ -382,6 +382,10 @@ Sum sum(const pg_uuid_t &key, Snapshot snapshot)
                 result.epochs_agree = false;
             result.epoch = DatumGetInt64(epoch);
             result.base_rows++;
+            // Set at insert, cleared by a deleter (under the buffer lock;
+            // a stale read only looks earlier in time).
+            if (!(tuple->t_data->t_infomask & HEAP_XMAX_INVALID))
+                result.bases_current = false;
         }
     });
     table_close(rel, AccessShareLock);

@@ -70,6 +70,7 @@ struct Sum {
     int64 base_rows = 0;
     bool epochs_agree = true;  // every base row has the same epoch
     int64 epoch = 0;           // of the base rows
+    bool bases_current = true; // no base row seen was ever deleted (by a fold or a reset)
 };
 
 // Sum of the key's rows that snapshot sees; nullptr: the latest committed
