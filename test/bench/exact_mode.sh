@@ -112,19 +112,43 @@ check=$(value "SELECT fast_count('SELECT * FROM ins_exact WHERE status = 1') = (
 
 # --- 2. bulk INSERT ... SELECT and COPY of 1M rows ----------------------------
 log "bulk INSERT ... SELECT and COPY"
+# What PostgreSQL's AFTER ROW trigger machinery costs by itself: the same
+# trigger with a C function that does nothing.
+cat >"$work/noop.c" <<'C'
+#include "postgres.h"
+#include "fmgr.h"
+PG_MODULE_MAGIC;
+PG_FUNCTION_INFO_V1(bench_noop_trigger);
+Datum bench_noop_trigger(PG_FUNCTION_ARGS) { return PointerGetDatum(NULL); }
+C
+noop=""
+if cc -O2 -fPIC -shared -I"$("$PG_CONFIG" --includedir-server)" -o "$work/noop.so" "$work/noop.c" 2>/dev/null; then
+  noop=1
+  psql -c "CREATE FUNCTION bench_noop_trigger() RETURNS trigger AS '$work/noop.so', 'bench_noop_trigger' LANGUAGE C"
+fi
+shapes="pk heap"
 psql >/dev/null <<'SQL'
 CREATE TABLE bulk_pk_plain (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_pk_exact (id bigint PRIMARY KEY, status int NOT NULL, payload text);
+CREATE TABLE bulk_pk_noop (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_heap_plain (id bigint, status int, payload text);
 CREATE TABLE bulk_heap_exact (id bigint, status int, payload text);
+CREATE TABLE bulk_heap_noop (id bigint, status int, payload text);
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_pk_exact WHERE status = 1', mode => 'exact'));
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_heap_exact WHERE status = 1', mode => 'exact'));
 SQL
+kinds="plain exact"
+if [ -n "$noop" ]; then
+  kinds="plain exact noop"
+  for shape in $shapes; do
+    psql -c "CREATE TRIGGER noop AFTER INSERT OR UPDATE OR DELETE ON bulk_${shape}_noop FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger()"
+  done
+fi
 psql -c "COPY (SELECT g, g % 4, 'payload ' || g FROM generate_series(1, 1000000) g) TO '$work/bulk.copy'" >/dev/null
 declare -A bulk
 for r in $(seq "$rounds"); do
-  for shape in pk heap; do
-    for t in plain exact; do
+  for shape in $shapes; do
+    for t in $kinds; do
       psql -c "TRUNCATE bulk_${shape}_$t" -c CHECKPOINT >/dev/null
       bulk[insert_${shape}_$t]+="$(ms_of "INSERT INTO bulk_${shape}_$t SELECT g, g % 4, 'payload ' || g FROM generate_series(1, 1000000) g") "
       psql -c "TRUNCATE bulk_${shape}_$t" -c CHECKPOINT >/dev/null
@@ -225,13 +249,15 @@ printf '1. single-row INSERT, 8 clients (tps, median of %s)\n' "$rounds"
 printf '   no trigger                                   %10.0f\n' "$ins_plain"
 printf '   one exact query                              %10.0f   %6s   >= 0.90  (exact = count(*): %s)\n' "$ins_exact" "$(ratio "$ins_exact" "$ins_plain")" "$check"
 printf '   hot-row PL/pgSQL counter trigger             %10.0f   %6s\n' "$ins_hot" "$(ratio "$ins_hot" "$ins_plain")"
-printf '2. bulk load of 1M rows (ms, median of %s)\n' "$rounds"
+printf '2. bulk load of 1M rows (ms, median of %s); last column: the same AFTER ROW trigger with a no-op C function\n' "$rounds"
 for op in insert copy; do
   for shape in pk heap; do
-    p="bulk_${op}_${shape}_plain"; e="bulk_${op}_${shape}_exact"
+    p="bulk_${op}_${shape}_plain"; e="bulk_${op}_${shape}_exact"; n="bulk_${op}_${shape}_noop"
     label="INSERT ... SELECT"; [ "$op" = copy ] && label="COPY"
     what="primary key"; [ "$shape" = heap ] && what="bare heap"
-    printf '   %-17s %-12s without %8.0f, exact %8.0f   %6s   <= 1.15\n' "$label" "$what" "${!p}" "${!e}" "$(ratio "${!e}" "${!p}")"
+    noop_text=""
+    [ -n "$noop" ] && noop_text=$(printf 'no-op trigger %6.0f (%s)' "${!n}" "$(ratio "${!n}" "${!p}")")
+    printf '   %-17s %-12s without %6.0f, exact %6.0f   %6s   <= 1.15   %s\n' "$label" "$what" "${!p}" "${!e}" "$(ratio "${!e}" "${!p}")" "$noop_text"
   done
 done
 printf '   (exact = count(*) after the loads: %s)\n' "$check_bulk"
