@@ -11,12 +11,14 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), in this order, on a
 # temporary instance.
-REGRESS = install counting keys bad_input caching registry security worker hot_path upgrade
+REGRESS = install counting keys bad_input caching registry security worker hot_path exact_mode \
+	upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=. --outputdir=results_regress
 
 # Isolation specs (test/isolation/specs/NAME.spec, test/isolation/expected/NAME.out).
-ISOLATION = single_flight miss_waits registry_races stale_while_revalidate
+ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact_concurrency \
+	exact_fold exact_backfill
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 

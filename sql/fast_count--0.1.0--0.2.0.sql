@@ -62,6 +62,87 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION fast_count_stats_reset() FROM PUBLIC;
 COMMENT ON FUNCTION fast_count_stats_reset() IS 'sets the activity counters back to zero';
 
+-- ---------------------------------------------------------------------------
+-- Exact mode (docs/exact-mode.md): counts kept exact by row triggers.
+-- ---------------------------------------------------------------------------
+
+-- Delta rows: every transaction that changes how many rows of an exact query
+-- a table holds adds ONE row per query here, in the same transaction (at
+-- commit), so writers never share a row. A count is the sum of the rows a
+-- snapshot sees. Base rows (epoch set) hold a count taken under one snapshot
+-- minus the deltas that snapshot saw; epoch is the transaction id that
+-- (re)based the count, and tells readers whether a TRUNCATE, ALTER TABLE or
+-- re-count happened that their snapshot does not see. The worker folds a
+-- query's rows into one. Written only by the extension's C code.
+CREATE TABLE fast_count.exact_deltas (
+    key   uuid   NOT NULL,
+    delta bigint NOT NULL,
+    epoch bigint
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
+CREATE INDEX exact_deltas_key_idx ON fast_count.exact_deltas (key);
+-- Readers look up the latest base of a key here; writers' rows (epoch NULL)
+-- never touch this index.
+CREATE INDEX exact_deltas_base_idx ON fast_count.exact_deltas (key) WHERE epoch IS NOT NULL;
+REVOKE ALL ON fast_count.exact_deltas FROM PUBLIC;
+COMMENT ON TABLE fast_count.exact_deltas IS 'fast_count exact mode: per-transaction count deltas and base counts';
+
+-- The write path: C triggers, created by fast_count_register(..., mode => 'exact').
+CREATE FUNCTION fast_count._exact_row_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fast_count_exact_row_trigger'
+LANGUAGE C;
+CREATE FUNCTION fast_count._exact_truncate_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fast_count_exact_truncate_trigger'
+LANGUAGE C;
+
+-- DDL that can change which rows a table holds without firing row triggers
+-- (ALTER TABLE: ATTACH/DETACH, column type changes, disabled triggers, ...)
+-- makes exact counts live until the worker has counted again; new
+-- partitions get their TRUNCATE trigger.
+CREATE FUNCTION fast_count._exact_on_ddl_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'fast_count_exact_on_ddl_start'
+LANGUAGE C;
+CREATE FUNCTION fast_count._exact_on_ddl_end()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'fast_count_exact_on_ddl_end'
+LANGUAGE C;
+CREATE EVENT TRIGGER fast_count_exact_ddl_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'DROP TRIGGER')
+    EXECUTE FUNCTION fast_count._exact_on_ddl_start();
+CREATE EVENT TRIGGER fast_count_exact_ddl_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+    EXECUTE FUNCTION fast_count._exact_on_ddl_end();
+
+-- Maintenance the worker does by itself, callable by superusers (tests,
+-- operators): fold a key's delta rows into one, count a key in state
+-- 'backfill' or 'rederive' now.
+CREATE FUNCTION fast_count._exact_fold(key uuid)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'fast_count_exact_fold'
+LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION fast_count._exact_fold(uuid) FROM PUBLIC;
+CREATE FUNCTION fast_count._exact_settle(key uuid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'fast_count_exact_settle'
+LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION fast_count._exact_settle(uuid) FROM PUBLIC;
+
+-- Registration takes the mode.
+DROP FUNCTION fast_count_register(text, interval, text[]);
+CREATE FUNCTION fast_count_register(query text,
+                                    refresh_every interval DEFAULT NULL,
+                                    params text[] DEFAULT NULL,
+                                    mode text DEFAULT 'periodic')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'fast_count_register'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION fast_count_register(text, interval, text[], text) IS
+    'registers the query: mode periodic (default) has the worker re-count it every refresh_every; mode exact keeps its count exact with triggers (single-table queries); returns its key';
+
+-- The entries view: the new columns, appended.
 CREATE OR REPLACE VIEW fast_count_entries AS
 SELECT e.key,
        e.query,
@@ -80,9 +161,10 @@ SELECT e.key,
        e.relids::regclass[] AS relations,
        e.settings,
        e.mode,
+       e.exact_state,
        e.is_estimate,
        coalesce(e.checked_at, e.counted_at) AS checked_at,
-       (e.registered AND e.next_refresh_at < now()) AS served_stale,
+       (e.registered AND e.mode = 'periodic' AND e.next_refresh_at < now()) AS served_stale,
        c.hits,
        c.misses,
        c.refreshes

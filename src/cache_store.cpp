@@ -331,6 +331,20 @@ pg_uuid_t *copy_key(Datum key)
 
 } // namespace
 
+void publish_at_commit(const pg_uuid_t &key)
+{
+    Relation rel = open_entries(AccessShareLock);
+    HeapTuple tuple = find_row(rel, key);
+    if (tuple != nullptr) {
+        Entry entry;
+        decode(rel, tuple, &entry, false);
+        shared_index::publish_at_commit(RelationGetRelid(rel), entry);
+    } else {
+        shared_index::forget_at_commit(key);
+    }
+    table_close(rel, AccessShareLock);
+}
+
 Oid catalog_oid()
 {
     resolve_catalog();
@@ -487,6 +501,9 @@ List *due_keys(TimestampTz now, TimestampTz *next_due)
         heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
         bool estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
         if (!DatumGetBool(row.get(kRegistered)) && !estimate)
+            return;
+        // Exact entries are kept by triggers and exact_mode's worker tasks.
+        if (!row.is_null(kMode) && strcmp(TextDatumGetCString(row.get(kMode)), "exact") == 0)
             return;
         TimestampTz next =
             row.is_null(kNextRefreshAt) ? now : DatumGetTimestampTz(row.get(kNextRefreshAt));

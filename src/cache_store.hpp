@@ -31,6 +31,10 @@ void store_count(const QueryIdentity *identity, const CountRun &run, bytea *sign
 // of checked_at, and a registered entry's next refresh moves on.
 void confirm_count(const pg_uuid_t &key, TimestampTz checked_at);
 
+// Mirrors the entry's row, as this transaction has it now, into the shared
+// index at commit (for writers of the table other than this file).
+void publish_at_commit(const pg_uuid_t &key);
+
 // The OID of fast_count.entries in this database.
 Oid catalog_oid();
 

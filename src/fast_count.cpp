@@ -1,5 +1,6 @@
 // Module entry: configuration, shared memory and the launcher when
 // preloaded, and the transaction callback that the layers share.
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "query_memo.hpp"
 #include "settings.hpp"
@@ -69,4 +70,5 @@ void _PG_init(void)
     }
     RegisterXactCallback(on_transaction_event, nullptr);
     RegisterSubXactCallback(on_subtransaction_event, nullptr);
+    fast_count::exact_mode::init();  // exact mode: xact/subxact/relcache callbacks
 }

@@ -2,6 +2,7 @@
 
 #include "change_signature.hpp"
 #include "count_executor.hpp"
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "query_memo.hpp"
 #include "settings.hpp"
@@ -111,6 +112,8 @@ int64 count_for_reader(const char *text, ArrayType *params)
     // costs no clock read.
     TimestampTz now = GetCurrentStatementStartTimestamp();
     bool found = find_entry(identity->key, &entry);
+    if (found && entry.exact)  // exact mode: never a cached count
+        return exact_mode::read_count(identity, entry);
     if (found && usable(entry, now)) {
         shared_index::note(identity->key, Event::kHit, entry.count_ms);
         if (entry.registered && now >= entry.next_refresh_at)

@@ -6,6 +6,7 @@
 // exactly as the caller would run it. Our own catalog access never goes
 // through name lookup in the caller's path (see cache_store.cpp).
 #include "cache_store.hpp"
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
 #include "query_identity.hpp"
@@ -202,7 +203,7 @@ FAST_COUNT_FUNCTION(fast_count_entries_edited)
     return PointerGetDatum(nullptr);
 }
 
-// fast_count_register(query text, refresh_every interval, params text[]) returns uuid
+// fast_count_register(query text, refresh_every interval, params text[], mode text) returns uuid
 FAST_COUNT_FUNCTION(fast_count_register)
 {
     const char *query = query_argument(fcinfo, 0);
@@ -214,9 +215,13 @@ FAST_COUNT_FUNCTION(fast_count_register)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("refresh interval must be at least 1 second")));
     ArrayType *params = params_argument(fcinfo, 2);
+    exact_mode::Mode mode = exact_mode::mode_argument(fcinfo, 3);
     require_writable("register a query");
 
     QueryIdentity *identity = derive_identity(query, params);
+    exact_mode::Eligibility exact{InvalidOid, nullptr};
+    if (mode == exact_mode::Mode::kExact)
+        exact = exact_mode::check_eligible(identity);
     require_cacheable(identity, "register this query");
     refresher::check_permissions(identity);
 
@@ -226,6 +231,7 @@ FAST_COUNT_FUNCTION(fast_count_register)
         require_owner(entry);
     cache_store::register_query(identity, refresh_every_us, GetUserId(),
                                 capture_reading_settings(), GetCurrentTimestamp());
+    exact_mode::apply(identity, mode, exact);
     worker_control::worker_needed_at_commit();
 
     auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
@@ -262,6 +268,8 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
         if (!cache_store::lookup(key, &entry) || !entry.registered)
             continue;
         require_owner(entry);
+        if (entry.exact)
+            exact_mode::forget(key);  // its triggers and delta rows
         removed |= cache_store::remove(key);
     }
     if (!removed)
@@ -315,8 +323,10 @@ FAST_COUNT_FUNCTION(fast_count_on_sql_drop)
     }
     SPI_finish();
 
-    if (!drops_our_catalog)
+    if (!drops_our_catalog) {
         cache_store::forget_relations(relids);
+        exact_mode::relations_dropped(relids);
+    }
     PG_RETURN_NULL();
 }
 

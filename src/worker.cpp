@@ -2,6 +2,7 @@
 // they are due, drops expired retroactive counts, and survives an error in
 // any single query. Its loop follows contrib's autoprewarm and pg_cron.
 #include "cache_store.hpp"
+#include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
 #include "refresher.hpp"
@@ -184,6 +185,7 @@ TimestampTz run_cycle()
             next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
     }
     drop_expired(expired);
+    next_wake = exact_mode::run_worker_tasks(next_wake);  // backfill, fold, re-derive
 
     // Refreshed entries have new due times; look again right away.
     if (due != NIL)
@@ -231,6 +233,11 @@ void main_loop()
             if (!worker_control::database_is_served(database_name))
                 exit_worker("fast_count.databases no longer lists this database");
         }
+        // An aborted transaction releases session locks too (ProcReleaseLocks):
+        // take it again after a refresh or exact-mode task failed.
+        if (!LockHeldByMe(&database, RowExclusiveLock) &&
+            LockAcquire(&database, RowExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+            exit_worker("another session waits to drop, rename or copy the database");
         if (LockHasWaiters(&database, RowExclusiveLock, true))
             exit_worker("another session waits to drop, rename or copy the database");
 
@@ -260,10 +267,13 @@ void wait_for_starter(TransactionId starter)
 }
 
 // PostgreSQL releases a process's advisory session locks when it exits,
-// but not other session locks: the database lock goes here.
+// but not other session locks: the database lock goes here (if an aborted
+// transaction has not taken it already, see main_loop()).
 void release_database_lock(int, Datum)
 {
-    UnlockSharedObjectForSession(DatabaseRelationId, MyDatabaseId, 0, RowExclusiveLock);
+    LOCKTAG database = database_tag();
+    if (LockHeldByMe(&database, RowExclusiveLock))
+        LockRelease(&database, RowExclusiveLock, true);
 }
 
 void run(Oid database)

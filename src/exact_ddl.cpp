@@ -1,0 +1,736 @@
+// Exact mode and DDL: our triggers (create, check, drop), and what DDL on a
+// table with exact queries does to them.
+//
+// Row changes that fire no row trigger must never leave a count wrong:
+// - ALTER TABLE (ddl_command_start, before it runs and in its transaction):
+//   the exact entries of the table, of its partition ancestors and of its
+//   inheritance descendants go to state 'rederive' (delta rows deleted,
+//   readers count live) unless every subcommand is known not to change
+//   which rows the table holds or how the predicate reads them. This covers
+//   ATTACH/DETACH PARTITION (also CONCURRENTLY, whose first transaction
+//   commits the mark), column type changes and drops, INHERIT, disabled
+//   triggers, row-level security.
+// - ddl_command_end (CREATE TABLE, ALTER TABLE): new partitions get their
+//   TRUNCATE trigger; a new plain-inheritance child marks its parents; an
+//   entry whose text now reads as another key (a column type changed, a
+//   table was re-created) follows its text at once, so that no reader of the
+//   new key is ever served a periodic count.
+// - sql_drop: dropped tables and dropped triggers (a dropped partition takes
+//   its clone of our trigger with it) mark the exact entries they served.
+// - DROP TRIGGER and ALTER TRIGGER ... RENAME of our triggers are refused
+//   while an exact query needs them.
+#include "exact_internal.hpp"
+#include "key_lock.hpp"
+#include "pg_boundary.hpp"
+#include "worker_control.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "storage/lmgr.h"
+#include "utils/syscache.h"
+}
+
+namespace fast_count::exact_internal {
+
+namespace {
+
+const char kRowFunction[] = "_exact_row_trigger";
+const char kTruncateFunction[] = "_exact_truncate_trigger";
+const char kTriggerPrefix[] = "fast_count_exact_";
+
+Oid trigger_function(const char *name)
+{
+    Oid schema = get_namespace_oid("fast_count", false);
+    oidvector *no_args = buildoidvector(nullptr, 0);
+    Oid function = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                                   PointerGetDatum(no_args), ObjectIdGetDatum(schema));
+    if (!OidIsValid(function))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("function fast_count.%s() does not exist", name),
+                        errhint("Run ALTER EXTENSION fast_count UPDATE.")));
+    return function;
+}
+
+// Our triggers go with DROP EXTENSION (an AUTO dependency on the extension);
+// DROP TABLE and dropped partitions take them along as any trigger.
+void depend_on_extension(const ObjectAddress &trigger)
+{
+    ObjectAddress extension;
+    ObjectAddressSet(extension, ExtensionRelationId, get_extension_oid("fast_count", false));
+    recordDependencyOn(&trigger, &extension, DEPENDENCY_AUTO);
+}
+
+constexpr int16 kRowEvents = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_DELETE;
+
+void create_trigger(Oid relid, const char *name, bool row, int16 events = kRowEvents,
+                    bool replace = false)
+{
+    CreateTrigStmt *stmt = makeNode(CreateTrigStmt);
+    stmt->replace = replace;
+    stmt->isconstraint = false;
+    stmt->trigname = pstrdup(name);
+    stmt->relation =
+        makeRangeVar(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid), -1);
+    stmt->funcname = list_make2(makeString(pstrdup("fast_count")),
+                                makeString(pstrdup(row ? kRowFunction : kTruncateFunction)));
+    stmt->args = NIL;
+    stmt->row = row;
+    stmt->timing = TRIGGER_TYPE_AFTER;
+    stmt->events = row ? events : TRIGGER_TYPE_TRUNCATE;
+    stmt->columns = NIL;
+    stmt->whenClause = nullptr;
+    stmt->transitionRels = NIL;
+    stmt->deferrable = false;
+    stmt->initdeferred = false;
+    stmt->constrrel = nullptr;
+
+    // Not internal: PostgreSQL checks the TRIGGER privilege of the current
+    // user, and clones a row trigger to every partition, present and
+    // future. ALWAYS: rows written by logical replication (replica
+    // sessions) count too.
+    ObjectAddress address = CreateTriggerFiringOn(
+        stmt, "fast_count exact mode", relid, InvalidOid, InvalidOid, InvalidOid,
+        trigger_function(row ? kRowFunction : kTruncateFunction), InvalidOid, nullptr, false,
+        false, TRIGGER_FIRES_ALWAYS);
+    // (OR REPLACE drops the old trigger's dependencies, this one included.)
+    depend_on_extension(address);
+    CommandCounterIncrement();
+}
+
+// Relations a TRUNCATE trigger of table is needed on: table and, for a
+// partitioned table, every partition (TRUNCATE of a partition alone fires
+// only the partition's statement triggers).
+List *truncate_targets(Oid table)
+{
+    if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
+        return find_all_inheritors(table, NoLock, nullptr);
+    return list_make1_oid(table);
+}
+
+// tgtype of relid's trigger name, or -1 when there is none.
+int16 trigger_type(Oid relid, const char *name)
+{
+    Oid trigger = get_trigger_oid(relid, name, true);
+    if (!OidIsValid(trigger))
+        return -1;
+    Relation rel = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(trigger));
+    SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    int16 type = HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgtype
+                                         : -1;
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return type;
+}
+
+void drop_trigger(Oid relid, const char *name)
+{
+    Oid trigger = get_trigger_oid(relid, name, true);
+    if (!OidIsValid(trigger))
+        return;
+    ObjectAddress address;
+    ObjectAddressSet(address, TriggerRelationId, trigger);
+    performDeletion(&address, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+}
+
+// Parents through pg_inherits (partition or plain inheritance), transitively.
+List *inheritance_ancestors(Oid relid)
+{
+    List *result = NIL;
+    List *pending = list_make1_oid(relid);
+    Relation rel = table_open(InheritsRelationId, AccessShareLock);
+    while (pending != NIL) {
+        Oid child = linitial_oid(pending);
+        pending = list_delete_first(pending);
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+                    ObjectIdGetDatum(child));
+        SysScanDesc scan =
+            systable_beginscan(rel, InheritsRelidSeqnoIndexId, true, nullptr, 1, &key);
+        HeapTuple tuple;
+        while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+            Oid parent = reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple))->inhparent;
+            if (!list_member_oid(result, parent)) {
+                result = lappend_oid(result, parent);
+                pending = lappend_oid(pending, parent);
+            }
+        }
+        systable_endscan(scan);
+    }
+    table_close(rel, AccessShareLock);
+    return result;
+}
+
+bool relation_exists(Oid relid)
+{
+    return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+}
+
+bool has_prefix(const char *name, const char *prefix)
+{
+    return strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+// The table a trigger of ours is named for, or InvalidOid.
+Oid table_named_by(const char *trigger_name)
+{
+    unsigned int oid = 0;
+    char tail = 0;
+    if (sscanf(trigger_name, "fast_count_exact_truncate_%u%c", &oid, &tail) == 1)
+        return oid;
+    if (sscanf(trigger_name, "fast_count_exact_%u%c", &oid, &tail) == 1)
+        return oid;
+    return InvalidOid;
+}
+
+// ALTER TABLE subcommands that change neither which rows a table holds nor
+// how a stored predicate reads them.
+bool harmless(const AlterTableCmd *cmd)
+{
+    switch (cmd->subtype) {
+    case AT_AddColumn:
+    case AT_AddColumnRecurse:
+    case AT_ColumnDefault:
+    case AT_CookedColumnDefault:
+    case AT_DropNotNull:
+    case AT_SetNotNull:
+    case AT_CheckNotNull:
+    case AT_SetStatistics:
+    case AT_SetOptions:
+    case AT_ResetOptions:
+    case AT_SetStorage:
+    case AT_SetCompression:
+    case AT_AddIndex:
+    case AT_ReAddIndex:
+    case AT_AddConstraint:
+    case AT_AddConstraintRecurse:
+    case AT_ReAddConstraint:
+    case AT_ReAddDomainConstraint:
+    case AT_AlterConstraint:
+    case AT_ValidateConstraint:
+    case AT_ValidateConstraintRecurse:
+    case AT_AddIndexConstraint:
+    case AT_DropConstraint:
+    case AT_DropConstraintRecurse:
+    case AT_ReAddComment:
+    case AT_AlterColumnGenericOptions:
+    case AT_ChangeOwner:
+    case AT_ClusterOn:
+    case AT_DropCluster:
+    case AT_SetLogged:
+    case AT_SetAccessMethod:
+    case AT_SetTableSpace:
+    case AT_SetRelOptions:
+    case AT_ResetRelOptions:
+    case AT_ReplaceRelOptions:
+    case AT_EnableRule:
+    case AT_EnableAlwaysRule:
+    case AT_EnableReplicaRule:
+    case AT_DisableRule:
+    case AT_AddOf:
+    case AT_DropOf:
+    case AT_ReplicaIdentity:
+    case AT_GenericOptions:
+    case AT_AddIdentity:
+    case AT_SetIdentity:
+    case AT_DropIdentity:
+    case AT_ReAddStatistics:
+        return true;
+    case AT_EnableTrig:
+    case AT_EnableAlwaysTrig:
+    case AT_EnableReplicaTrig:
+    case AT_DisableTrig:
+        // Other triggers are none of our business.
+        return cmd->name != nullptr && !has_prefix(cmd->name, kTriggerPrefix);
+    default:
+        return false;
+    }
+}
+
+List *exact_tables()
+{
+    List *tables = NIL;
+    ListCell *lc;
+    foreach (lc, exact_store::exact_entries())
+        tables = list_append_unique_oid(tables,
+                                        static_cast<exact_store::ExactEntry *>(lfirst(lc))->table);
+    return tables;
+}
+
+// Tables whose exact entries an ALTER TABLE of relid may affect.
+List *affected_by_alter(Oid relid, const AlterTableStmt *stmt)
+{
+    List *affected = list_concat_unique_oid(list_make1_oid(relid), inheritance_ancestors(relid));
+    affected = list_concat_unique_oid(affected, find_all_inheritors(relid, NoLock, nullptr));
+    ListCell *lc;
+    foreach (lc, stmt->cmds) {
+        auto *cmd = lfirst_node(AlterTableCmd, lc);
+        if (cmd->subtype == AT_AddInherit && cmd->def != nullptr && IsA(cmd->def, RangeVar)) {
+            Oid parent = RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true);
+            if (OidIsValid(parent)) {
+                affected = list_append_unique_oid(affected, parent);
+                affected = list_concat_unique_oid(affected, inheritance_ancestors(parent));
+            }
+        }
+    }
+    return affected;
+}
+
+void on_alter_table_start(AlterTableStmt *stmt)
+{
+    List *tables = exact_tables();
+    if (tables == NIL)
+        return;
+    bool all_harmless = true;
+    ListCell *lc;
+    foreach (lc, stmt->cmds)
+        all_harmless = all_harmless && harmless(lfirst_node(AlterTableCmd, lc));
+    if (all_harmless)
+        return;
+    // ACCESS SHARE before any key lock: the order TRUNCATE (and the worker)
+    // take table and key locks in.
+    Oid relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
+    if (!OidIsValid(relid))
+        return;
+    List *affected = affected_by_alter(relid, stmt);
+    List *marked = NIL;
+    foreach (lc, affected)
+        if (list_member_oid(tables, lfirst_oid(lc)))
+            marked = lappend_oid(marked, lfirst_oid(lc));
+    mark_rederive(marked, nullptr);
+}
+
+// Our triggers stay while an exact query needs them.
+void refuse_if_ours(const char *trigger_name, const char *action)
+{
+    if (trigger_name == nullptr || !has_prefix(trigger_name, kTriggerPrefix))
+        return;
+    Oid table = table_named_by(trigger_name);
+    if (!OidIsValid(table) || exact_store::exact_entries(table) == NIL)
+        return;
+    ereport(ERROR,
+            (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+             errmsg("cannot %s trigger \"%s\"", action, trigger_name),
+             errdetail("fast_count keeps the exact counts of queries over table \"%s\" with it.",
+                       get_rel_name(table) ? get_rel_name(table) : "(dropped)"),
+             errhint("Unregister those queries with fast_count_unregister(), or register them "
+                     "with mode => 'periodic'.")));
+}
+
+// Relations named by the commands of a ddl_command_end event.
+List *commanded_relations()
+{
+    MemoryContext caller = CurrentMemoryContext;
+    List *relids = NIL;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+                    "WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
+                    true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read the DDL commands");
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        bool isnull;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+        if (isnull)
+            continue;
+        MemoryContext spi = MemoryContextSwitchTo(caller);
+        relids = lappend_oid(relids, DatumGetObjectId(value));
+        MemoryContextSwitchTo(spi);
+    }
+    SPI_finish();
+    return relids;
+}
+
+// Names of the triggers a sql_drop event dropped.
+List *dropped_trigger_names()
+{
+    MemoryContext caller = CurrentMemoryContext;
+    List *names = NIL;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() "
+                    "WHERE classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass",
+                    true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read the dropped objects");
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        char *identity = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        if (identity == nullptr)
+            continue;
+        // "name on schema.table"; our names need no quoting.
+        char *space = strchr(identity, ' ');
+        if (space != nullptr)
+            *space = '\0';
+        MemoryContext spi = MemoryContextSwitchTo(caller);
+        names = lappend(names, pstrdup(identity));
+        MemoryContextSwitchTo(spi);
+    }
+    SPI_finish();
+    return names;
+}
+
+// New partitions (or attached subtrees) get the TRUNCATE triggers of every
+// exact origin above them; new plain-inheritance children change what
+// their parents' queries read.
+void on_relations_created_or_altered(List *relids, List *tables, bool created)
+{
+    List *marked = NIL;
+    ListCell *lc;
+    foreach (lc, relids) {
+        Oid relid = lfirst_oid(lc);
+        if (!relation_exists(relid))
+            continue;
+        char relkind = get_rel_relkind(relid);
+        if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+            continue;
+        ListCell *lc2;
+        if (get_rel_relispartition(relid) || relkind == RELKIND_PARTITIONED_TABLE) {
+            foreach (lc2, self_and_ancestors(relid)) {
+                Oid origin = lfirst_oid(lc2);
+                if (!list_member_oid(tables, origin))
+                    continue;
+                ListCell *lc3;
+                foreach (lc3, find_all_inheritors(relid, NoLock, nullptr)) {
+                    Oid target = lfirst_oid(lc3);
+                    char *name = truncate_trigger_name(origin);
+                    if (!OidIsValid(get_trigger_oid(target, name, true)))
+                        create_trigger(target, name, false);
+                }
+            }
+        }
+        if (created && !get_rel_relispartition(relid)) {
+            foreach (lc2, inheritance_ancestors(relid))
+                if (list_member_oid(tables, lfirst_oid(lc2)))
+                    marked = list_append_unique_oid(marked, lfirst_oid(lc2));
+        }
+    }
+    mark_rederive(marked, nullptr);
+}
+
+// A partition detached (not CONCURRENTLY: then it is locked) keeps no
+// TRUNCATE trigger of ours for an origin that is no longer above it.
+void drop_detached_truncate_triggers(AlterTableStmt *stmt)
+{
+    ListCell *lc;
+    foreach (lc, stmt->cmds) {
+        auto *cmd = lfirst_node(AlterTableCmd, lc);
+        if (cmd->subtype != AT_DetachPartition || cmd->def == nullptr ||
+            !IsA(cmd->def, PartitionCmd))
+            continue;
+        auto *partition = castNode(PartitionCmd, cmd->def);
+        if (partition->concurrent)
+            continue;
+        Oid detached = RangeVarGetRelid(partition->name, NoLock, true);
+        if (!OidIsValid(detached) || !CheckRelationOidLockedByMe(detached, AccessExclusiveLock, false))
+            continue;
+        List *above = self_and_ancestors(detached);
+        ListCell *lc2;
+        foreach (lc2, find_all_inheritors(detached, NoLock, nullptr)) {
+            Oid relid = lfirst_oid(lc2);
+            Relation rel = table_open(TriggerRelationId, AccessShareLock);
+            ScanKeyData key;
+            ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+                        ObjectIdGetDatum(relid));
+            SysScanDesc scan =
+                systable_beginscan(rel, TriggerRelidNameIndexId, true, nullptr, 1, &key);
+            List *stale = NIL;
+            HeapTuple tuple;
+            while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+                const char *name = NameStr(reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgname);
+                unsigned int origin = 0;
+                char tail = 0;
+                if (sscanf(name, "fast_count_exact_truncate_%u%c", &origin, &tail) == 1 &&
+                    !list_member_oid(above, origin))
+                    stale = lappend(stale, pstrdup(name));
+            }
+            systable_endscan(scan);
+            table_close(rel, AccessShareLock);
+            ListCell *lc3;
+            foreach (lc3, stale)
+                drop_trigger(relid, static_cast<char *>(lfirst(lc3)));
+        }
+    }
+}
+
+void try_follow_text(const pg_uuid_t &key)
+{
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        (void) follow_text(key, true);
+        ReleaseCurrentSubTransaction();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        ErrorData *error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        ereport(DEBUG1, (errmsg("fast_count: exact query does not read yet: %s", error->message)));
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+}
+
+// Entries over the relations a DDL command named (or over tables that are
+// gone, which a CREATE TABLE may bring back) follow their text when it now
+// reads as another key; in a subtransaction each, so that nothing here can
+// fail the DDL.
+void follow_texts(List *relids)
+{
+    List *affected = NIL;
+    ListCell *lc;
+    foreach (lc, relids) {
+        Oid relid = lfirst_oid(lc);
+        if (!relation_exists(relid))
+            continue;
+        affected = list_append_unique_oid(affected, relid);
+        affected = list_concat_unique_oid(affected, inheritance_ancestors(relid));
+        affected = list_concat_unique_oid(affected, find_all_inheritors(relid, NoLock, nullptr));
+    }
+    List *keys = NIL;
+    foreach (lc, exact_store::exact_entries()) {
+        auto *entry = static_cast<exact_store::ExactEntry *>(lfirst(lc));
+        if (list_member_oid(affected, entry->table) || !relation_exists(entry->table)) {
+            auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+            *key = entry->key;
+            keys = lappend(keys, key);
+        }
+    }
+    foreach (lc, keys)
+        try_follow_text(*static_cast<pg_uuid_t *>(lfirst(lc)));
+}
+
+} // namespace
+
+char *row_trigger_name(Oid table)
+{
+    return psprintf("%s%u", kTriggerPrefix, table);
+}
+
+char *truncate_trigger_name(Oid origin)
+{
+    return psprintf("%struncate_%u", kTriggerPrefix, origin);
+}
+
+List *self_and_ancestors(Oid relid)
+{
+    List *result = list_make1_oid(relid);
+    if (get_rel_relispartition(relid))
+        result = list_concat(result, get_partition_ancestors(relid));
+    return result;
+}
+
+void ensure_triggers(Oid table, const char *predicate)
+{
+    bool update_needed = predicate != nullptr;
+    ListCell *lc;
+    foreach (lc, exact_store::exact_entries(table)) {
+        auto *entry = static_cast<exact_store::ExactEntry *>(lfirst(lc));
+        // A query being re-derived may get a WHERE clause: keep UPDATE then.
+        update_needed = update_needed || entry->predicate != nullptr ||
+                        entry->state == exact_store::State::kRederive;
+    }
+    char *row_name = row_trigger_name(table);
+    int16 events = kRowEvents | (update_needed ? TRIGGER_TYPE_UPDATE : 0);
+    int16 type = trigger_type(table, row_name);
+    if (type < 0)
+        create_trigger(table, row_name, true, events);
+    else if ((type & events) != events)
+        create_trigger(table, row_name, true, static_cast<int16>(events | (type & TRIGGER_TYPE_UPDATE)), true);
+    char *truncate_name = truncate_trigger_name(table);
+    foreach (lc, truncate_targets(table)) {
+        Oid target = lfirst_oid(lc);
+        if (!OidIsValid(get_trigger_oid(target, truncate_name, true)))
+            create_trigger(target, truncate_name, false);
+    }
+}
+
+const char *trigger_problem(Oid table)
+{
+    char *name = row_trigger_name(table);
+    List *targets = get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE
+                        ? find_all_inheritors(table, NoLock, nullptr)
+                        : list_make1_oid(table);
+    bool fix_firing = false;
+    ListCell *lc;
+    foreach (lc, targets) {
+        Oid relid = lfirst_oid(lc);
+        Oid trigger = get_trigger_oid(relid, name, true);
+        if (!OidIsValid(trigger))
+            return psprintf("trigger \"%s\" is missing on table \"%s\"", name, get_rel_name(relid));
+        Relation rel = table_open(TriggerRelationId, AccessShareLock);
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                    ObjectIdGetDatum(trigger));
+        SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        char enabled = HeapTupleIsValid(tuple)
+                           ? reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgenabled
+                           : TRIGGER_DISABLED;
+        systable_endscan(scan);
+        table_close(rel, AccessShareLock);
+        if (enabled == TRIGGER_DISABLED)
+            return psprintf("trigger \"%s\" is disabled on table \"%s\"", name, get_rel_name(relid));
+        fix_firing = fix_firing || enabled != TRIGGER_FIRES_ALWAYS;
+    }
+    if (fix_firing) {
+        Relation rel = table_open(table, ShareRowExclusiveLock);
+        EnableDisableTrigger(rel, name, TRIGGER_FIRES_ALWAYS, false, ShareRowExclusiveLock);
+        table_close(rel, NoLock);
+        CommandCounterIncrement();
+    }
+    return nullptr;
+}
+
+void drop_triggers_if_unused(Oid table)
+{
+    if (!relation_exists(table) || exact_store::exact_entries(table) != NIL)
+        return;
+    char *truncate_name = truncate_trigger_name(table);
+    ListCell *lc;
+    foreach (lc, truncate_targets(table))
+        drop_trigger(lfirst_oid(lc), truncate_name);
+    drop_trigger(table, row_trigger_name(table));
+    CommandCounterIncrement();
+}
+
+void mark_rederive(List *tables, const char *why)
+{
+    if (tables == NIL)
+        return;
+    bool marked = false;
+    ListCell *lc;
+    foreach (lc, exact_store::exact_entries()) {
+        auto *entry = static_cast<exact_store::ExactEntry *>(lfirst(lc));
+        if (!list_member_oid(tables, entry->table))
+            continue;
+        key_lock::lock(entry->key);
+        exact_store::remove_all(entry->key);
+        exact_store::Change change;
+        change.set_state = true;
+        change.state = exact_store::State::kRederive;
+        if (why != nullptr) {
+            change.error = why;
+            change.retry_at = GetCurrentTimestamp();
+        } else {
+            change.clear_error = true;
+        }
+        exact_store::update(entry->key, change);
+        if (relation_exists(entry->table))
+            CacheInvalidateRelcacheByRelid(entry->table);
+        marked = true;
+    }
+    if (marked)
+        worker_control::worker_needed_at_commit();
+}
+
+} // namespace fast_count::exact_internal
+
+namespace fast_count::exact_mode {
+
+void relations_dropped(List *relids)
+{
+    using namespace exact_internal;
+    if (!exact_store::available())
+        return;
+    List *tables = exact_tables();
+    if (tables == NIL)
+        return;
+    List *gone = NIL;
+    List *changed = NIL;
+    ListCell *lc;
+    foreach (lc, relids)
+        if (list_member_oid(tables, lfirst_oid(lc)))
+            gone = lappend_oid(gone, lfirst_oid(lc));
+    foreach (lc, dropped_trigger_names()) {
+        Oid table = table_named_by(static_cast<char *>(lfirst(lc)));
+        if (list_member_oid(tables, table) && !list_member_oid(relids, table))
+            changed = list_append_unique_oid(changed, table);
+    }
+    mark_rederive(gone, "a relation the query reads was dropped");
+    mark_rederive(changed, nullptr);
+}
+
+} // namespace fast_count::exact_mode
+
+using namespace fast_count;
+using namespace fast_count::exact_internal;
+
+// ddl_command_start for ALTER TABLE, ALTER TRIGGER, DROP TRIGGER.
+FAST_COUNT_FUNCTION(fast_count_exact_on_ddl_start)
+{
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("function can only be called as an event trigger")));
+    if (!exact_store::available())
+        PG_RETURN_NULL();
+    auto *data = reinterpret_cast<EventTriggerData *>(fcinfo->context);
+    Node *tree = data->parsetree;
+    if (IsA(tree, AlterTableStmt)) {
+        on_alter_table_start(castNode(AlterTableStmt, tree));
+    } else if (IsA(tree, RenameStmt)) {
+        auto *stmt = castNode(RenameStmt, tree);
+        if (stmt->renameType == OBJECT_TRIGGER)
+            refuse_if_ours(stmt->subname, "rename");
+    } else if (IsA(tree, DropStmt)) {
+        auto *stmt = castNode(DropStmt, tree);
+        if (stmt->removeType == OBJECT_TRIGGER) {
+            ListCell *lc;
+            foreach (lc, stmt->objects) {
+                List *name = castNode(List, lfirst(lc));
+                refuse_if_ours(strVal(llast(name)), "drop");
+            }
+        }
+    }
+    PG_RETURN_NULL();
+}
+
+// ddl_command_end for CREATE TABLE and ALTER TABLE.
+FAST_COUNT_FUNCTION(fast_count_exact_on_ddl_end)
+{
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("function can only be called as an event trigger")));
+    if (!exact_store::available())
+        PG_RETURN_NULL();
+    List *tables = exact_tables();
+    if (tables == NIL)
+        PG_RETURN_NULL();
+    auto *data = reinterpret_cast<EventTriggerData *>(fcinfo->context);
+    List *relids = commanded_relations();
+    on_relations_created_or_altered(relids, tables, data->tag == CMDTAG_CREATE_TABLE);
+    if (data->parsetree != nullptr && IsA(data->parsetree, AlterTableStmt))
+        drop_detached_truncate_triggers(castNode(AlterTableStmt, data->parsetree));
+    follow_texts(relids);
+    PG_RETURN_NULL();
+}

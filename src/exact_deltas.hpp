@@ -1,0 +1,37 @@
+// Backend-local accumulation of exact-mode deltas: the row triggers add to a
+// per-(key, subtransaction level) sum; a subtransaction's abort drops its
+// level, its commit merges it into the parent; at PRE_COMMIT (or
+// PRE_PREPARE) each key with a net change gets ONE row in
+// fast_count.exact_deltas, inside the writing transaction; an abort drops
+// everything. No other backend ever writes the same row.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "utils/uuid.h"
+}
+
+namespace fast_count::exact_deltas {
+
+// Registers the transaction and subtransaction callbacks (from _PG_init).
+void init();
+
+// A row change of the current (sub)transaction moved key's count by delta.
+void add(const pg_uuid_t &key, int64 delta);
+
+// A TRUNCATE of key's table rebased its count in this transaction: what
+// this transaction changed before no longer adds to it.
+void rebase(const pg_uuid_t &key);
+
+// Whether key was rebased in this transaction with no row change since.
+bool untouched_since_rebase(const pg_uuid_t &key);
+
+// The registration moved from key to new_key: so do the pending changes.
+void rekey(const pg_uuid_t &key, const pg_uuid_t &new_key);
+
+// This transaction's own change of key's count that is not written yet
+// (what a reader in this transaction adds to the committed rows).
+int64 pending(const pg_uuid_t &key);
+
+} // namespace fast_count::exact_deltas

@@ -1,0 +1,368 @@
+// Exact mode: which queries qualify, registration, and reading a count.
+//
+// Reading (read_count): the count under the caller's snapshot S is the sum
+// of the key's delta rows S sees, plus this transaction's pending changes.
+// That sum is a count only when S sees a base row, and only when that base
+// is of the current epoch: a TRUNCATE, ALTER TABLE or re-count that S does
+// not see (TRUNCATE and rewriting ALTERs are not MVCC-safe) starts a new
+// epoch. Otherwise the query is counted live, under S: never a wrong number.
+#include "exact_deltas.hpp"
+#include "exact_internal.hpp"
+#include "key_lock.hpp"
+#include "pg_boundary.hpp"
+#include "refresher.hpp"
+#include "worker_control.hpp"
+
+extern "C" {
+#include "access/sysattr.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+namespace fast_count::exact_internal {
+
+namespace {
+
+// A reader that sums more rows than this asks the worker to fold now.
+constexpr int64 kFoldSoonRows = 500;
+TimestampTz last_fold_request = 0;
+
+struct CountReceiver {
+    DestReceiver pub;
+    int64 count;
+    bool seen;
+};
+
+bool receive_count(TupleTableSlot *slot, DestReceiver *self)
+{
+    auto *receiver = reinterpret_cast<CountReceiver *>(self);
+    bool isnull;
+    Datum value = slot_getattr(slot, 1, &isnull);
+    if (!isnull) {
+        receiver->count = DatumGetInt64(value);
+        receiver->seen = true;
+    }
+    return true;
+}
+
+void receiver_startup(DestReceiver *, int, TupleDesc) {}
+void receiver_shutdown(DestReceiver *) {}
+void receiver_destroy(DestReceiver *) {}
+
+bool why_not(const char **why, const char *reason)
+{
+    *why = reason;
+    return false;
+}
+
+void request_fold()
+{
+    TimestampTz now = GetCurrentTimestamp();
+    if (now < last_fold_request + USECS_PER_SEC)
+        return;
+    last_fold_request = now;
+    int pid = worker_control::find_worker(MyDatabaseId);
+    if (pid == 0)
+        return;
+    PGPROC *proc = BackendPidGetProc(pid);
+    if (proc != nullptr)
+        SetLatch(&proc->procLatch);
+}
+
+} // namespace
+
+bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const char **why)
+{
+    if (identity->uncacheable != nullptr)
+        return why_not(why, identity->uncacheable);
+    if (list_length(identity->relids) != 1)
+        return why_not(why, "the query does not read exactly one table");
+    Oid table = linitial_oid(identity->relids);
+    char relkind = get_rel_relkind(table);
+    if (relkind == RELKIND_VIEW)
+        return why_not(why, "the query reads a view");
+    if (relkind == RELKIND_MATVIEW)
+        return why_not(why, "the query reads a materialized view");
+    if (relkind == RELKIND_FOREIGN_TABLE)
+        return why_not(why, "the query reads a foreign table");
+    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+        return why_not(why, "the query does not read a table");
+    char persistence = get_rel_persistence(table);
+    if (persistence == RELPERSISTENCE_TEMP)
+        return why_not(why, "the query reads a temporary table");
+    if (persistence == RELPERSISTENCE_UNLOGGED)
+        return why_not(why, "the query reads an unlogged table (a crash empties it without "
+                            "firing triggers)");
+
+    Query *query = linitial_node(RangeTblEntry, identity->count_query->rtable)->subquery;
+    if (query->setOperations != nullptr)
+        return why_not(why, "the query uses UNION, INTERSECT or EXCEPT");
+    if (query->cteList != NIL)
+        return why_not(why, "the query uses WITH");
+    if (query->hasAggs || query->groupClause != NIL || query->groupingSets != NIL ||
+        query->havingQual != nullptr)
+        return why_not(why, "the query aggregates (aggregate functions, GROUP BY or HAVING)");
+    if (query->hasWindowFuncs)
+        return why_not(why, "the query uses window functions");
+    if (query->distinctClause != NIL)
+        return why_not(why, "the query uses DISTINCT");
+    if (query->limitCount != nullptr || query->limitOffset != nullptr)
+        return why_not(why, "the query uses LIMIT, OFFSET or FETCH");
+    if (query->hasTargetSRFs)
+        return why_not(why, "the query calls a set-returning function in its select list");
+    if (query->hasSubLinks)
+        return why_not(why, "the query uses a subquery");
+    if (list_length(query->rtable) != 1 || list_length(query->jointree->fromlist) != 1 ||
+        !IsA(linitial(query->jointree->fromlist), RangeTblRef))
+        return why_not(why, "the query joins or reads more than one relation");
+    RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
+    if (rte->rtekind != RTE_RELATION || rte->relid != table)
+        return why_not(why, "the query does not read a table directly");
+    if (rte->tablesample != nullptr)
+        return why_not(why, "the query uses TABLESAMPLE");
+    if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE && !rte->inh)
+        return why_not(why, "the query reads ONLY a partitioned table");
+    if (rte->inh && relkind == RELKIND_RELATION && has_subclass(table))
+        return why_not(why, "the table has inheritance children (partitions are fine)");
+    if (relkind == RELKIND_PARTITIONED_TABLE) {
+        ListCell *lc;
+        foreach (lc, find_all_inheritors(table, NoLock, nullptr)) {
+            Oid partition = lfirst_oid(lc);
+            if (get_rel_relkind(partition) == RELKIND_FOREIGN_TABLE)
+                return why_not(why, "a partition is a foreign table (its rows change elsewhere)");
+            if (get_rel_persistence(partition) != RELPERSISTENCE_PERMANENT)
+                return why_not(why, "a partition is unlogged (a crash empties it without firing "
+                                    "triggers)");
+        }
+    }
+
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "cache lookup failed for relation %u", table);
+    bool rls = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relrowsecurity;
+    ReleaseSysCache(tuple);
+    if (rls)
+        return why_not(why, "the table has row-level security");
+
+    Node *quals = query->jointree->quals;
+    if (quals != nullptr) {
+        if (contain_mutable_functions(quals))
+            return why_not(why, "the WHERE clause calls a function or operator that is not "
+                                "immutable");
+        Bitmapset *attnos = nullptr;
+        pull_varattnos(quals, 1, &attnos);
+        int member = -1;
+        while ((member = bms_next_member(attnos, member)) >= 0)
+            if (member + FirstLowInvalidHeapAttributeNumber <= 0)
+                return why_not(why, "the WHERE clause reads a system column or the whole row");
+    }
+    out->table = table;
+    out->predicate = quals != nullptr ? nodeToString(quals) : nullptr;
+    return true;
+}
+
+int64 count_under(const QueryIdentity *identity, Snapshot snapshot)
+{
+    MemoryContext count_context =
+        AllocSetContextCreate(CurrentMemoryContext, "fast_count exact count", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller_context = MemoryContextSwitchTo(count_context);
+
+    Query *query = static_cast<Query *>(copyObject(identity->count_query));
+    PlannedStmt *plan =
+        pg_plan_query(query, identity->query_text, CURSOR_OPT_PARALLEL_OK, nullptr);
+
+    CountReceiver receiver{};
+    receiver.pub.receiveSlot = receive_count;
+    receiver.pub.rStartup = receiver_startup;
+    receiver.pub.rShutdown = receiver_shutdown;
+    receiver.pub.rDestroy = receiver_destroy;
+    receiver.pub.mydest = DestNone;
+
+    PushActiveSnapshot(snapshot);
+    QueryDesc *desc = CreateQueryDesc(plan, identity->query_text, GetActiveSnapshot(),
+                                      InvalidSnapshot, &receiver.pub, nullptr, nullptr, 0);
+    ExecutorStart(desc, 0);
+    ExecutorRun(desc, ForwardScanDirection, 0, true);
+    ExecutorFinish(desc);
+    ExecutorEnd(desc);
+    FreeQueryDesc(desc);
+    PopActiveSnapshot();
+
+    if (!receiver.seen)
+        elog(ERROR, "count(*) returned no row");
+    MemoryContextSwitchTo(caller_context);
+    MemoryContextDelete(count_context);
+    return receiver.count;
+}
+
+} // namespace fast_count::exact_internal
+
+namespace fast_count::exact_mode {
+
+using namespace exact_internal;
+
+Mode mode_argument(FunctionCallInfo fcinfo, int argno)
+{
+    if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+        return Mode::kPeriodic;
+    char *mode = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+    if (strcmp(mode, "periodic") == 0)
+        return Mode::kPeriodic;
+    if (strcmp(mode, "exact") == 0)
+        return Mode::kExact;
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("invalid mode \"%s\"", mode),
+                    errhint("The mode is 'periodic' or 'exact'.")));
+    pg_unreachable();
+}
+
+Eligibility check_eligible(const QueryIdentity *identity)
+{
+    Eligibility eligibility{InvalidOid, nullptr};
+    const char *why = nullptr;
+    if (!eligible(identity, &eligibility, &why))
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("this query cannot be counted in exact mode"),
+                 errdetail("Exact mode counts single-table queries whose WHERE clause uses only "
+                           "immutable expressions over the row, but %s.",
+                           why),
+                 identity->uncacheable == nullptr
+                     ? errhint("Register it with mode => 'periodic': the worker re-counts it "
+                               "every refresh_every.")
+                     : errhint("Such a query cannot be cached in either mode: fast_count() "
+                               "counts it live on every call.")));
+    if (!exact_store::available())
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("exact mode needs version 0.2.0 of extension \"fast_count\""),
+                        errhint("Run ALTER EXTENSION fast_count UPDATE.")));
+    AclResult acl = pg_class_aclcheck(eligibility.table, GetUserId(), ACL_TRIGGER);
+    if (acl != ACLCHECK_OK)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to keep an exact count of table \"%s\"",
+                               get_rel_name(eligibility.table)),
+                        errdetail("Exact mode creates a trigger on the table, which needs the "
+                                  "TRIGGER privilege on it."),
+                        errhint("Register it with mode => 'periodic', or have the table's owner "
+                                "register it.")));
+    // A predicate that cannot be compiled fails here, not in every write.
+    check_predicate(eligibility.predicate, eligibility.table);
+    return eligibility;
+}
+
+void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibility)
+{
+    exact_store::ExactEntry before;
+    bool found = exact_store::available() && exact_store::lookup(identity->key, &before);
+    if (mode == Mode::kPeriodic) {
+        if (!found || !before.exact)
+            return;
+        // Exact back to periodic: the triggers and delta rows go.
+        exact_store::remove_all(identity->key);
+        exact_store::Change change;
+        change.mode = "periodic";
+        change.set_state = true;
+        change.state = exact_store::State::kNone;
+        change.set_predicate = true;
+        change.predicate = nullptr;
+        exact_store::update(identity->key, change);
+        if (OidIsValid(before.table)) {
+            drop_triggers_if_unused(before.table);
+            if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(before.table)))
+                CacheInvalidateRelcacheByRelid(before.table);
+        }
+        return;
+    }
+
+    if (found && before.exact && before.table == eligibility.table) {
+        // Registered again: the count it keeps stays (an entry waiting to
+        // be re-derived is retried now).
+        if (before.state == exact_store::State::kRederive) {
+            exact_store::Change change;
+            change.clear_error = true;
+            exact_store::update(identity->key, change);
+        }
+        return;
+    }
+
+    // Writers must not be in flight while the set of exact queries of the
+    // table changes: they would not count the new one. Creating the trigger
+    // takes this lock on the table and each partition; when the trigger is
+    // already there, take it here. Writers wait for it until this
+    // transaction ends: registration does not count the table (the worker
+    // does, later, without blocking anyone).
+    LockRelationOid(eligibility.table, ShareRowExclusiveLock);
+    if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
+        (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
+    ensure_triggers(eligibility.table, eligibility.predicate);
+
+    exact_store::remove_all(identity->key);
+    exact_store::Change change;
+    change.mode = "exact";
+    change.set_state = true;
+    change.state = exact_store::State::kBackfill;
+    change.set_predicate = true;
+    change.predicate = eligibility.predicate;
+    change.clear_error = true;
+    exact_store::update(identity->key, change);
+    CacheInvalidateRelcacheByRelid(eligibility.table);
+}
+
+void forget(const pg_uuid_t &key)
+{
+    exact_store::ExactEntry entry;
+    if (!exact_store::available() || !exact_store::lookup(key, &entry) || !entry.exact)
+        return;
+    exact_store::remove_all(key);
+    // The entry goes after this; mark it periodic first so that the
+    // trigger check below does not count it.
+    exact_store::Change change;
+    change.mode = "periodic";
+    change.set_state = true;
+    change.state = exact_store::State::kNone;
+    exact_store::update(key, change);
+    if (OidIsValid(entry.table) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(entry.table))) {
+        drop_triggers_if_unused(entry.table);
+        CacheInvalidateRelcacheByRelid(entry.table);
+    }
+}
+
+int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
+{
+    (void) entry;
+    Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+    exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
+    if (seen.rows > kFoldSoonRows)
+        request_fold();
+    if (seen.base_rows > 0 && seen.epochs_agree) {
+        // A base that nobody deleted is the current one: every fold and
+        // every reset deletes the base it replaces. Otherwise look up the
+        // current one.
+        int64 epoch;
+        if (seen.bases_current ||
+            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch))
+            return seen.sum + exact_deltas::pending(identity->key);
+    }
+    elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
+    // Read the text again, under the locks the count needs: the identity
+    // may come from a memo of an earlier transaction.
+    return count_under(derive_identity(identity->query_text, identity->params), snapshot);
+}
+
+} // namespace fast_count::exact_mode

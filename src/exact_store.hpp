@@ -1,0 +1,99 @@
+// Exact mode's storage, at the heap level like cache_store: the exact
+// columns of fast_count.entries (mode, exact_state, exact_predicate, found
+// by name) and the delta rows of fast_count.exact_deltas. No privilege
+// checks (ordinary users have none on these tables); callers hold the
+// entry's key lock (key_lock.hpp) for every write but the writers' own
+// delta rows.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+namespace fast_count::exact_store {
+
+// exact_state; kNone for a periodic entry.
+enum class State : char { kNone = 0, kBackfill = 'b', kReady = 'r', kRederive = 'd' };
+
+const char *state_name(State state);
+
+struct ExactEntry {
+    pg_uuid_t key;
+    bool exact;
+    State state;
+    Oid table;            // the one table an exact query reads
+    char *predicate;      // nodeToString() of its WHERE clause; nullptr: every row
+    Oid owner;
+    int32 failures;
+    bool has_next_attempt;
+    TimestampTz next_attempt;  // next_refresh_at: when the worker may retry after an error
+    bool has_error;
+    // Only with with_text:
+    char *query;
+    ArrayType *params;
+    ArrayType *settings;
+};
+
+// Whether this database has the 0.2.0 layout (exact_deltas exists).
+bool available();
+
+// Fresh read of one entry; false when there is none.
+bool lookup(const pg_uuid_t &key, ExactEntry *entry, bool with_text = false);
+
+// Every exact entry (ExactEntry *), or those reading table.
+List *exact_entries(Oid table = InvalidOid);
+
+// What update() writes on an entry; what is not set is kept.
+struct Change {
+    const char *mode = nullptr;  // "periodic" or "exact"
+    bool set_state = false;
+    State state = State::kNone;  // kNone writes NULL
+    bool set_predicate = false;
+    const char *predicate = nullptr;
+    bool clear_error = false;
+    const char *error = nullptr;  // recorded with a failure count and retry time
+    TimestampTz retry_at = 0;
+};
+void update(const pg_uuid_t &key, const Change &change);
+
+// --- fast_count.exact_deltas ---------------------------------------------
+
+struct Sum {
+    int64 sum = 0;
+    int64 rows = 0;
+    int64 base_rows = 0;
+    bool epochs_agree = true;  // every base row has the same epoch
+    int64 epoch = 0;           // of the base rows
+    bool bases_current = true; // no base row seen was ever deleted (by a fold or a reset)
+};
+
+// Sum of the key's rows that snapshot sees; nullptr: the latest committed
+// rows and this transaction's own.
+Sum sum(const pg_uuid_t &key, Snapshot snapshot);
+
+// Epoch of the key's latest base row; false when there is none.
+bool latest_epoch(const pg_uuid_t &key, int64 *epoch);
+
+// A writer's delta row.
+void insert_delta(const pg_uuid_t &key, int64 delta);
+
+// A base row, with this transaction as its epoch.
+void insert_base(const pg_uuid_t &key, int64 count);
+
+// Deletes every row of the key (latest committed and own); returns how many.
+int64 remove_all(const pg_uuid_t &key);
+
+// Replaces the key's rows (latest committed) by one with their sum; returns
+// how many rows were replaced (0 when there were fewer than two).
+int64 fold(const pg_uuid_t &key);
+
+// Keys that have delta rows (pg_uuid_t *).
+List *keys_with_rows();
+
+} // namespace fast_count::exact_store

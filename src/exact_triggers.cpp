@@ -1,0 +1,387 @@
+// The write path of exact mode: C trigger functions.
+//
+// fast_count_exact_row_trigger: AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW
+// on the table an exact query reads (PostgreSQL clones it to partitions).
+// For each exact query of the trigger's table it adds P(new) - P(old) to the
+// backend's pending delta (exact_deltas.hpp); P is the query's WHERE clause,
+// compiled once per backend and trigger, and compiled again when a relcache
+// invalidation of the table or of the trigger's origin table arrives
+// (registration, unregistration, ALTER TABLE and re-derivation send one).
+//
+// fast_count_exact_truncate_trigger: AFTER TRUNCATE FOR EACH STATEMENT on the
+// table and on each of its partitions (statement triggers are not cloned).
+#include "exact_deltas.hpp"
+#include "exact_internal.hpp"
+#include "key_lock.hpp"
+#include "pg_allocator.hpp"
+#include "pg_boundary.hpp"
+#include "worker_control.hpp"
+
+#include <boost/container/flat_map.hpp>
+#include <boost/container/vector.hpp>
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+}
+
+namespace fast_count::exact_internal {
+
+namespace {
+
+using exact_store::ExactEntry;
+using exact_store::State;
+
+struct Counted {
+    pg_uuid_t key;
+    ExprState *qual;  // nullptr: every row counts
+};
+
+// What one trigger (on one relation) does, built on first use.
+struct TriggerState {
+    Oid trigger;
+    Oid relid;    // the relation the trigger is on
+    Oid origin;   // the table whose exact queries it serves
+    bool inert;   // not one of ours (say, restored from a dump with other OIDs)
+    bool stale;   // an invalidation arrived: build again before the next use
+    MemoryContext context;
+    ExprContext *econtext;
+    int count;
+    Counted *counted;
+};
+
+using StateMap = boost::container::flat_map<Oid, TriggerState *, std::less<Oid>,
+                                            MemoryContextAllocator<std::pair<Oid, TriggerState *>>>;
+using RetiredList = boost::container::vector<TriggerState *, MemoryContextAllocator<TriggerState *>>;
+
+StateMap *states = nullptr;
+RetiredList *retired = nullptr;
+TriggerState *last_state = nullptr;
+int depth = 0;  // trigger calls under way in this backend (a predicate may write)
+bool callback_registered = false;
+
+void on_relcache_invalidation(Datum, Oid relid)
+{
+    if (states == nullptr)
+        return;
+    for (auto &item : *states) {
+        TriggerState *state = item.second;
+        if (relid == InvalidOid || state->relid == relid || state->origin == relid)
+            state->stale = true;
+    }
+}
+
+void make_containers()
+{
+    if (states != nullptr)
+        return;
+    void *map_memory = MemoryContextAlloc(TopMemoryContext, sizeof(StateMap));
+    states = new (map_memory)
+        StateMap(MemoryContextAllocator<std::pair<Oid, TriggerState *>>(TopMemoryContext));
+    void *list_memory = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredList));
+    retired = new (list_memory) RetiredList(MemoryContextAllocator<TriggerState *>(TopMemoryContext));
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+        callback_registered = true;
+    }
+}
+
+void free_retired()
+{
+    for (TriggerState *state : *retired)
+        MemoryContextDelete(state->context);
+    retired->clear();
+}
+
+// The table whose row trigger this one is (itself or, for a clone on a
+// partition, the trigger it was cloned from), and that trigger's name.
+Oid trigger_origin(Oid trigger, char **name)
+{
+    Relation rel = table_open(TriggerRelationId, AccessShareLock);
+    Oid current = trigger;
+    Oid origin = InvalidOid;
+    for (int hops = 0; hops < 1000 && OidIsValid(current); hops++) {
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                    ObjectIdGetDatum(current));
+        SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        current = InvalidOid;
+        if (HeapTupleIsValid(tuple)) {
+            Form_pg_trigger form = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+            if (OidIsValid(form->tgparentid)) {
+                current = form->tgparentid;
+            } else {
+                origin = form->tgrelid;
+                *name = pstrdup(NameStr(form->tgname));
+            }
+        }
+        systable_endscan(scan);
+    }
+    table_close(rel, AccessShareLock);
+    return origin;
+}
+
+ExprState *compile(const char *predicate, Relation rel, Oid origin)
+{
+    Node *expr = static_cast<Node *>(stringToNode(predicate));
+    expr = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(expr)));
+    List *quals = make_ands_implicit(reinterpret_cast<Expr *>(expr));
+    if (RelationGetRelid(rel) != origin) {
+        // The predicate names the origin's columns; a partition may have
+        // them at other positions.
+        Relation origin_rel = relation_open(origin, AccessShareLock);
+        quals = map_partition_varattnos(quals, 1, rel, origin_rel);
+        relation_close(origin_rel, NoLock);
+    }
+    return ExecInitQual(quals, nullptr);
+}
+
+TriggerState *build(const Trigger *trigger, Relation rel, bool truncate)
+{
+    MemoryContext context = AllocSetContextCreate(CacheMemoryContext, "fast_count exact trigger",
+                                                  ALLOCSET_SMALL_SIZES);
+    MemoryContext caller = MemoryContextSwitchTo(context);
+    auto *state = static_cast<TriggerState *>(palloc0(sizeof(TriggerState)));
+    state->trigger = trigger->tgoid;
+    state->relid = RelationGetRelid(rel);
+    state->context = context;
+
+    if (truncate) {
+        // One TRUNCATE trigger per (origin, relation): its name says the origin.
+        unsigned int origin = 0;
+        char tail = 0;
+        if (sscanf(trigger->tgname, "fast_count_exact_truncate_%u%c", &origin, &tail) == 1)
+            state->origin = origin;
+        state->inert = !OidIsValid(state->origin) ||
+                       !list_member_oid(self_and_ancestors(state->relid), state->origin);
+    } else {
+        char *name = nullptr;
+        state->origin = trigger_origin(trigger->tgoid, &name);
+        state->inert = !OidIsValid(state->origin) || name == nullptr ||
+                       strcmp(name, row_trigger_name(state->origin)) != 0;
+    }
+
+    List *entries = state->inert ? NIL : exact_store::exact_entries(state->origin);
+    state->counted = static_cast<Counted *>(palloc0(sizeof(Counted) * (list_length(entries) + 1)));
+    ListCell *lc;
+    foreach (lc, entries) {
+        auto *entry = static_cast<ExactEntry *>(lfirst(lc));
+        if (entry->state != State::kBackfill && entry->state != State::kReady)
+            continue;
+        Counted &counted = state->counted[state->count++];
+        counted.key = entry->key;
+        counted.qual = (!truncate && entry->predicate != nullptr)
+                           ? compile(entry->predicate, rel, state->origin)
+                           : nullptr;
+    }
+    state->econtext = CreateStandaloneExprContext();
+    MemoryContextSwitchTo(caller);
+    return state;
+}
+
+TriggerState *state_for(const Trigger *trigger, Relation rel, bool truncate)
+{
+    make_containers();
+    if (depth == 0 && !retired->empty())
+        free_retired();
+    if (last_state != nullptr && last_state->trigger == trigger->tgoid && !last_state->stale)
+        return last_state;
+    last_state = nullptr;
+    auto found = states->find(trigger->tgoid);
+    if (found != states->end()) {
+        if (!found->second->stale) {
+            last_state = found->second;
+            return last_state;
+        }
+        // A call further up may still use it: free it later.
+        retired->push_back(found->second);
+        states->erase(found);
+    }
+    TriggerState *state = build(trigger, rel, truncate);
+    states->emplace(trigger->tgoid, state);
+    last_state = state;
+    return state;
+}
+
+inline bool matches(const Counted &counted, ExprContext *econtext, TupleTableSlot *slot)
+{
+    if (counted.qual == nullptr)
+        return true;
+    econtext->ecxt_scantuple = slot;
+    bool result = ExecQual(counted.qual, econtext);
+    ResetExprContext(econtext);
+    return result;
+}
+
+TriggerData *trigger_data(FunctionCallInfo fcinfo, bool row)
+{
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("function can only be called as a trigger")));
+    auto *data = reinterpret_cast<TriggerData *>(fcinfo->context);
+    bool row_event = TRIGGER_FIRED_FOR_ROW(data->tg_event);
+    if (!TRIGGER_FIRED_AFTER(data->tg_event) || row_event != row ||
+        (!row && !TRIGGER_FIRED_BY_TRUNCATE(data->tg_event)))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("fast_count trigger fired the wrong way"),
+                        errdetail("Trigger \"%s\" must be AFTER %s.", data->tg_trigger->tgname,
+                                  row ? "INSERT OR UPDATE OR DELETE FOR EACH ROW"
+                                      : "TRUNCATE FOR EACH STATEMENT")));
+    return data;
+}
+
+void on_xact(XactEvent event, void *)
+{
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+        event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_PARALLEL_ABORT)
+        triggers_at_transaction_end();
+}
+
+} // namespace
+
+void check_predicate(const char *predicate, Oid table)
+{
+    if (predicate == nullptr)
+        return;
+    Relation rel = relation_open(table, AccessShareLock);
+    MemoryContext context =
+        AllocSetContextCreate(CurrentMemoryContext, "fast_count predicate check", ALLOCSET_SMALL_SIZES);
+    MemoryContext caller = MemoryContextSwitchTo(context);
+    (void) compile(predicate, rel, table);
+    MemoryContextSwitchTo(caller);
+    MemoryContextDelete(context);
+    relation_close(rel, NoLock);
+}
+
+void triggers_at_transaction_end()
+{
+    depth = 0;
+    if (retired != nullptr && !retired->empty())
+        free_retired();
+}
+
+} // namespace fast_count::exact_internal
+
+namespace fast_count::exact_mode {
+
+void init()
+{
+    exact_deltas::init();
+    RegisterXactCallback(exact_internal::on_xact, nullptr);
+}
+
+} // namespace fast_count::exact_mode
+
+using namespace fast_count;
+using namespace fast_count::exact_internal;
+
+// AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW.
+FAST_COUNT_FUNCTION(fast_count_exact_row_trigger)
+{
+    TriggerData *data = trigger_data(fcinfo, true);
+    Relation rel = data->tg_relation;
+    // A row moved between partitions by an UPDATE of the partitioned table
+    // fires DELETE and INSERT on the partitions, which count it; PostgreSQL
+    // 15 also fires UPDATE on the partitioned table itself (for foreign
+    // keys), which must not count it a second time.
+    if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+        return PointerGetDatum(nullptr);
+
+    TriggerState *state = state_for(data->tg_trigger, rel, false);
+    if (state->inert || state->count == 0)
+        return PointerGetDatum(nullptr);
+
+    depth++;
+    TriggerEvent event = data->tg_event;
+    for (int i = 0; i < state->count; i++) {
+        const Counted &counted = state->counted[i];
+        int64 delta;
+        if (TRIGGER_FIRED_BY_INSERT(event))
+            delta = matches(counted, state->econtext, data->tg_trigslot) ? 1 : 0;
+        else if (TRIGGER_FIRED_BY_DELETE(event))
+            delta = matches(counted, state->econtext, data->tg_trigslot) ? -1 : 0;
+        else if (counted.qual == nullptr)
+            delta = 0;
+        else
+            delta = (matches(counted, state->econtext, data->tg_newslot) ? 1 : 0) -
+                    (matches(counted, state->econtext, data->tg_trigslot) ? 1 : 0);
+        if (delta != 0)
+            exact_deltas::add(counted.key, delta);
+    }
+    depth--;
+    return PointerGetDatum(nullptr);
+}
+
+// AFTER TRUNCATE FOR EACH STATEMENT, on the table and each partition.
+FAST_COUNT_FUNCTION(fast_count_exact_truncate_trigger)
+{
+    TriggerData *data = trigger_data(fcinfo, false);
+    Relation rel = data->tg_relation;
+    TriggerState *state = state_for(data->tg_trigger, rel, true);
+    if (state->inert || state->count == 0)
+        return PointerGetDatum(nullptr);
+
+    // Copy the keys: taking locks may process invalidations.
+    int count = state->count;
+    auto *keys = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t) * count));
+    for (int i = 0; i < count; i++)
+        keys[i] = state->counted[i].key;
+    bool whole_table = state->relid == state->origin;
+
+    bool needs_worker = false;
+    for (int i = 0; i < count; i++) {
+        const pg_uuid_t &key = keys[i];
+        key_lock::lock(key);
+        exact_store::ExactEntry entry;
+        if (!exact_store::lookup(key, &entry) || !entry.exact)
+            continue;
+        if (entry.state == exact_store::State::kRederive) {
+            exact_store::remove_all(key);
+            continue;
+        }
+        if (whole_table) {
+            // The table is empty, and no writer is in flight on it (TRUNCATE
+            // holds ACCESS EXCLUSIVE): the count restarts at a base of 0.
+            exact_store::remove_all(key);
+            exact_store::insert_base(key, 0);
+            if (entry.state != exact_store::State::kReady) {
+                exact_store::Change change;
+                change.set_state = true;
+                change.state = exact_store::State::kReady;
+                exact_store::update(key, change);
+            }
+            exact_deltas::rebase(key);
+        } else {
+            // One partition lost its rows while writers may be busy on the
+            // others: count again. Not needed when this statement (or this
+            // transaction) truncated the whole table and nothing changed since.
+            if (exact_deltas::untouched_since_rebase(key))
+                continue;
+            exact_store::remove_all(key);
+            exact_store::Change change;
+            change.set_state = true;
+            change.state = exact_store::State::kBackfill;
+            exact_store::update(key, change);
+            needs_worker = true;
+        }
+    }
+    if (needs_worker)
+        worker_control::worker_needed_at_commit();
+    return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,581 @@
+// Exact mode's background work, run by the worker of each database (and
+// by fast_count._exact_fold / _exact_settle on demand):
+//
+// - rederive: an entry in state 'rederive' (after ALTER TABLE, a dropped
+//   partition, a dropped table) is read again from its text as its owner;
+//   under SHARE ROW EXCLUSIVE on the table (no writer in flight) its
+//   triggers are checked and its predicate swapped, state 'backfill'.
+// - backfill: with ONE snapshot S, base = count(S) - sum of the deltas S
+//   sees; state 'ready'. Exact because every transaction S does not see
+//   began writing after the trigger (or the new predicate) was in place,
+//   so its changes are in delta rows that readers add to the base, while
+//   those S sees are in the count and subtracted. Writers are not blocked.
+// - fold: one key's rows (those committed) are replaced by their sum in one
+//   transaction under the key lock: older snapshots keep seeing the old
+//   rows, newer ones the sum; rows of writers still in flight are untouched.
+// - garbage: delta rows of keys that are no longer exact.
+#include "exact_deltas.hpp"
+#include "exact_internal.hpp"
+#include "key_lock.hpp"
+#include "pg_boundary.hpp"
+#include "settings.hpp"
+#include "worker_control.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "storage/lmgr.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+namespace fast_count::exact_internal {
+
+namespace {
+
+using exact_store::ExactEntry;
+using exact_store::State;
+
+bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
+{
+    return memcmp(a.data, b.data, UUID_LEN) == 0;
+}
+
+bool take_lock(const pg_uuid_t &key, bool wait)
+{
+    if (wait) {
+        key_lock::lock(key);
+        return true;
+    }
+    return key_lock::try_lock(key);
+}
+
+// Reads and counts as the entry's owner, with its settings; undone by
+// leave_owner() or by the transaction's end (also after an error).
+struct OwnerScope {
+    Oid saved_user;
+    int saved_context;
+    int guc_level;
+};
+
+OwnerScope become_owner(const ExactEntry &entry)
+{
+    if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(entry.owner)))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("the role that registered this query (OID %u) no longer exists",
+                               entry.owner)));
+    OwnerScope scope;
+    GetUserIdAndSecContext(&scope.saved_user, &scope.saved_context);
+    SetUserIdAndSecContext(entry.owner, scope.saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    scope.guc_level = NewGUCNestLevel();
+    apply_reading_settings(entry.settings);
+    return scope;
+}
+
+void leave_owner(const OwnerScope &scope)
+{
+    AtEOXact_GUC(true, scope.guc_level);
+    SetUserIdAndSecContext(scope.saved_user, scope.saved_context);
+}
+
+bool relation_exists(Oid relid)
+{
+    return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+}
+
+// Whether this transaction holds a lock on table (and each partition)
+// that keeps every writer out.
+bool writers_excluded(Oid table)
+{
+    if (!CheckRelationOidLockedByMe(table, ShareRowExclusiveLock, true))
+        return false;
+    if (get_rel_relkind(table) != RELKIND_PARTITIONED_TABLE)
+        return true;
+    ListCell *lc;
+    foreach (lc, find_all_inheritors(table, NoLock, nullptr))
+        if (!CheckRelationOidLockedByMe(lfirst_oid(lc), ShareRowExclusiveLock, true))
+            return false;
+    return true;
+}
+
+// Writes the new key's entry as a ready exact count carried over from key
+// (which the caller holds the lock of); false when that cannot be done.
+bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdentity *identity)
+{
+    if (entry.state != State::kReady || !writers_excluded(entry.table))
+        return false;
+    exact_mode::Eligibility eligibility{InvalidOid, nullptr};
+    const char *why = nullptr;
+    if (!eligible(identity, &eligibility, &why) || eligibility.table != entry.table)
+        return false;
+    // Every writer has committed or aborted: the latest rows are the count
+    // (this transaction's own pending changes move along below).
+    exact_store::Sum latest = exact_store::sum(key, nullptr);
+    if (latest.base_rows == 0 || !latest.epochs_agree)
+        return false;
+    exact_store::remove_all(identity->key);
+    exact_store::insert_base(identity->key, latest.sum);
+    exact_store::Change change;
+    change.mode = "exact";
+    change.set_state = true;
+    change.state = State::kReady;
+    change.set_predicate = true;
+    change.predicate = eligibility.predicate;
+    change.clear_error = true;
+    exact_store::update(identity->key, change);
+    exact_deltas::rekey(key, identity->key);
+    return true;
+}
+
+// Moves the registration of key to identity's key (same owner, interval
+// and settings), carrying the count over when allowed and possible, or to
+// be re-derived there.
+void move_registration(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdentity *identity,
+                       bool allow_carry)
+{
+    cache_store::Entry old;
+    if (!cache_store::lookup(key, &old, true))
+        return;
+    key_lock::lock(identity->key);
+    ExactEntry existing;
+    bool already_exact = exact_store::lookup(identity->key, &existing) && existing.exact;
+    if (!already_exact) {
+        cache_store::register_query(identity, old.refresh_every_us, old.owner, old.settings,
+                                    old.registered_at);
+        if (!allow_carry || !carry_count(key, entry, identity)) {
+            exact_store::remove_all(identity->key);
+            exact_store::Change change;
+            change.mode = "exact";
+            change.set_state = true;
+            change.state = State::kRederive;
+            change.set_predicate = true;
+            change.predicate = nullptr;
+            change.clear_error = true;
+            exact_store::update(identity->key, change);
+        }
+    }
+    exact_store::remove_all(key);
+    cache_store::remove(key);
+    if (OidIsValid(entry.table) && relation_exists(entry.table)) {
+        drop_triggers_if_unused(entry.table);
+        CacheInvalidateRelcacheByRelid(entry.table);
+    }
+    ereport(settings::log_level,
+            (errmsg("fast_count: exact query now reads other relations or types; moving it from "
+                    "key %s to %s",
+                    key_to_cstring(key), key_to_cstring(identity->key)),
+             errdetail("Query: %s", entry.query)));
+    worker_control::worker_needed_at_commit();
+}
+
+} // namespace
+
+bool follow_text(const pg_uuid_t &key, bool allow_carry)
+{
+    ExactEntry entry;
+    if (!exact_store::lookup(key, &entry, true) || !entry.exact)
+        return false;
+    OwnerScope scope = become_owner(entry);
+    QueryIdentity *identity = derive_identity(entry.query, entry.params);
+    bool moved = false;
+    if (!same_key(identity->key, key)) {
+        key_lock::lock(key);
+        if (exact_store::lookup(key, &entry, true) && entry.exact) {
+            move_registration(key, entry, identity, allow_carry);
+            moved = true;
+        }
+    }
+    leave_owner(scope);
+    return moved;
+}
+
+Step rederive(const pg_uuid_t &key, bool wait_for_lock)
+{
+    ExactEntry entry;
+    if (!exact_store::lookup(key, &entry, true) || !entry.exact || entry.state != State::kRederive)
+        return Step::kNothing;
+    OwnerScope scope = become_owner(entry);
+    QueryIdentity *identity = derive_identity(entry.query, entry.params);
+    if (!same_key(identity->key, key)) {
+        if (!take_lock(key, wait_for_lock)) {
+            leave_owner(scope);
+            return Step::kBusy;
+        }
+        move_registration(key, entry, identity, false);
+        leave_owner(scope);
+        return Step::kDone;
+    }
+    exact_mode::Eligibility eligibility = exact_mode::check_eligible(identity);
+
+    // No writer may be in flight while the predicate changes: those after
+    // this transaction use the new one, those before have committed.
+    LockRelationOid(eligibility.table, ShareRowExclusiveLock);
+    if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
+        (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
+    if (!take_lock(key, wait_for_lock)) {
+        leave_owner(scope);
+        return Step::kBusy;
+    }
+    if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
+        entry.state != State::kRederive) {
+        leave_owner(scope);
+        return Step::kNothing;
+    }
+    ensure_triggers(eligibility.table, eligibility.predicate);
+    const char *problem = trigger_problem(eligibility.table);
+    if (problem != nullptr)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the exact count cannot be kept: %s", problem),
+                        errhint("Enable the trigger (ALTER TABLE ... ENABLE ALWAYS TRIGGER), or "
+                                "unregister the query.")));
+    exact_store::remove_all(key);
+    exact_store::Change change;
+    change.set_state = true;
+    change.state = State::kBackfill;
+    change.set_predicate = true;
+    change.predicate = eligibility.predicate;
+    change.clear_error = true;
+    exact_store::update(key, change);
+    CacheInvalidateRelcacheByRelid(eligibility.table);
+    leave_owner(scope);
+    return Step::kDone;
+}
+
+Step backfill(const pg_uuid_t &key, bool wait_for_lock)
+{
+    ExactEntry entry;
+    if (!exact_store::lookup(key, &entry, true) || !entry.exact || entry.state != State::kBackfill)
+        return Step::kNothing;
+    OwnerScope scope = become_owner(entry);
+    // Reading the text locks the table (ACCESS SHARE) before the key: the
+    // order TRUNCATE takes them in. So must the partitions the count reads.
+    QueryIdentity *identity = derive_identity(entry.query, entry.params);
+    if (OidIsValid(entry.table) && get_rel_relkind(entry.table) == RELKIND_PARTITIONED_TABLE)
+        (void) find_all_inheritors(entry.table, AccessShareLock, nullptr);
+    if (!take_lock(key, wait_for_lock)) {
+        leave_owner(scope);
+        return Step::kBusy;
+    }
+    if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
+        entry.state != State::kBackfill) {
+        leave_owner(scope);
+        return Step::kNothing;
+    }
+    if (!same_key(identity->key, key)) {
+        // The text reads something else now: re-derive first.
+        exact_store::Change change;
+        change.set_state = true;
+        change.state = State::kRederive;
+        exact_store::update(key, change);
+        leave_owner(scope);
+        return Step::kDone;
+    }
+
+    // One snapshot, taken after the state was read: the triggers were in
+    // place for every transaction it does not see.
+    instr_time start;
+    INSTR_TIME_SET_CURRENT(start);
+    PushActiveSnapshot(GetLatestSnapshot());
+    Snapshot snapshot = GetActiveSnapshot();
+    int64 count = count_under(identity, snapshot);
+    exact_store::Sum seen = exact_store::sum(key, snapshot);
+    PopActiveSnapshot();
+    exact_store::insert_base(key, count - seen.sum);
+
+    exact_store::Change change;
+    change.set_state = true;
+    change.state = State::kReady;
+    change.clear_error = true;
+    exact_store::update(key, change);
+    instr_time elapsed;
+    INSTR_TIME_SET_CURRENT(elapsed);
+    INSTR_TIME_SUBTRACT(elapsed, start);
+    ereport(settings::log_level,
+            (errmsg("fast_count: exact count established: %lld rows in %.1f ms",
+                    static_cast<long long>(count), INSTR_TIME_GET_MILLISEC(elapsed)),
+             errdetail("Query: %s", entry.query)));
+    leave_owner(scope);
+    return Step::kDone;
+}
+
+namespace {
+
+Step fold_key(const pg_uuid_t &key, bool wait_for_lock, int64 *rows)
+{
+    *rows = 0;
+    if (!take_lock(key, wait_for_lock))
+        return Step::kBusy;
+    ExactEntry entry;
+    if (!exact_store::lookup(key, &entry) || !entry.exact || entry.state != State::kReady)
+        return Step::kNothing;
+    *rows = exact_store::fold(key);
+    return *rows > 0 ? Step::kDone : Step::kNothing;
+}
+
+// --- the worker's pass ---------------------------------------------------------
+
+enum class Task { kRederive, kBackfill, kFold, kGarbage };
+
+int cycles = 0;
+constexpr int kGarbageEveryCycles = 60;
+// Readers sum the rows written since the last fold: while a key gets many
+// (more than this per pass), fold it ten times a second.
+constexpr int64 kBusyFoldRows = 100;
+constexpr int64 kBusyFoldDelayUs = 100 * 1000;
+int64 rows_folded = 0;  // by the last fold task
+
+int64 retry_delay_us(int failures)
+{
+    int64 delay = 10 * USECS_PER_SEC;
+    for (int i = 1; i < failures && delay < 300 * USECS_PER_SEC; i++)
+        delay *= 2;
+    return Min(delay, 300 * USECS_PER_SEC);
+}
+
+void record_failure(const pg_uuid_t &key, ErrorData *error)
+{
+    PG_TRY();
+    {
+        StartTransactionCommand();
+        ExactEntry entry;
+        if (key_lock::try_lock(key) && exact_store::lookup(key, &entry, true) && entry.exact) {
+            TimestampTz retry_at = GetCurrentTimestamp() + retry_delay_us(entry.failures + 1);
+            exact_store::Change change;
+            change.error = error->message;
+            change.retry_at = retry_at;
+            // A backfill that failed (the text no longer reads, say) is
+            // re-derived when it is retried.
+            if (entry.state == State::kBackfill) {
+                change.set_state = true;
+                change.state = State::kRederive;
+            }
+            exact_store::update(key, change);
+            ereport(WARNING,
+                    (errmsg("fast_count: exact count cannot be kept now: %s", error->message),
+                     errdetail("Query: %s", entry.query),
+                     errhint("fast_count() counts this query live; the worker tries again at %s.",
+                             timestamptz_to_str(retry_at))));
+        }
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    {
+        EmitErrorReport();
+        FlushErrorState();
+        AbortCurrentTransaction();
+    }
+    PG_END_TRY();
+}
+
+void collect_garbage()
+{
+    List *keys = exact_store::keys_with_rows();
+    ListCell *lc;
+    foreach (lc, keys) {
+        const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
+        ExactEntry entry;
+        if (exact_store::lookup(key, &entry) && entry.exact)
+            continue;
+        if (!key_lock::try_lock(key))
+            continue;
+        if (exact_store::lookup(key, &entry) && entry.exact)
+            continue;
+        exact_store::remove_all(key);
+    }
+}
+
+// Runs one task in a transaction of its own; an error is reported and
+// recorded on the entry, and the worker goes on.
+Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
+{
+    volatile Step step = Step::kNothing;
+    ErrorData *volatile error = nullptr;
+    PG_TRY();
+    {
+        StartTransactionCommand();
+        PushActiveSnapshot(GetTransactionSnapshot());
+        switch (task) {
+        case Task::kRederive:
+            pgstat_report_activity(STATE_RUNNING, "fast_count: re-deriving an exact query");
+            step = rederive(key, false);
+            break;
+        case Task::kBackfill:
+            pgstat_report_activity(STATE_RUNNING, "fast_count: counting an exact query (backfill)");
+            step = backfill(key, false);
+            break;
+        case Task::kFold: {
+            pgstat_report_activity(STATE_RUNNING, "fast_count: folding exact deltas");
+            int64 rows;
+            step = fold_key(key, false, &rows);
+            rows_folded = rows;
+            if (rows > 0)
+                ereport(DEBUG1, (errmsg("fast_count: folded %lld delta rows",
+                                        static_cast<long long>(rows))));
+            break;
+        }
+        case Task::kGarbage:
+            collect_garbage();
+            break;
+        }
+        PopActiveSnapshot();
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    {
+        HOLD_INTERRUPTS();
+        MemoryContextSwitchTo(keep_context);
+        error = CopyErrorData();
+        EmitErrorReport();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        RESUME_INTERRUPTS();
+        step = Step::kFailed;
+    }
+    PG_END_TRY();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    if (error != nullptr && task != Task::kFold && task != Task::kGarbage)
+        record_failure(key, error);
+    return step;
+}
+
+} // namespace
+
+} // namespace fast_count::exact_internal
+
+namespace fast_count::exact_mode {
+
+using namespace exact_internal;
+
+TimestampTz run_worker_tasks(TimestampTz next_wake)
+{
+    MemoryContext keep_context = CurrentMemoryContext;
+    StartTransactionCommand();
+    MemoryContextSwitchTo(keep_context);
+    List *entries = exact_store::available() ? exact_store::exact_entries() : NIL;
+    CommitTransactionCommand();
+    MemoryContextSwitchTo(keep_context);
+
+    TimestampTz now = GetCurrentTimestamp();
+    ListCell *lc;
+    foreach (lc, entries) {
+        CHECK_FOR_INTERRUPTS();
+        auto *entry = static_cast<ExactEntry *>(lfirst(lc));
+        bool waiting = entry->has_error && entry->has_next_attempt && entry->next_attempt > now;
+        if (waiting && entry->state != State::kReady) {
+            next_wake = Min(next_wake, entry->next_attempt);
+            continue;
+        }
+        Step step = Step::kNothing;
+        switch (entry->state) {
+        case State::kRederive:
+            step = run_task(Task::kRederive, entry->key, keep_context);
+            if (step != Step::kDone)
+                break;
+            [[fallthrough]];
+        case State::kBackfill:
+            step = run_task(Task::kBackfill, entry->key, keep_context);
+            break;
+        case State::kReady:
+            rows_folded = 0;
+            step = run_task(Task::kFold, entry->key, keep_context);
+            if (rows_folded >= kBusyFoldRows)
+                next_wake = Min(next_wake, GetCurrentTimestamp() + kBusyFoldDelayUs);
+            break;
+        case State::kNone:
+            break;
+        }
+        if (step == Step::kBusy)
+            next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
+    }
+    if (++cycles >= kGarbageEveryCycles) {
+        cycles = 0;
+        pg_uuid_t none{};
+        (void) run_task(Task::kGarbage, none, keep_context);
+    }
+    MemoryContextSwitchTo(keep_context);
+    return next_wake;
+}
+
+} // namespace fast_count::exact_mode
+
+using namespace fast_count;
+using namespace fast_count::exact_internal;
+
+// fast_count._exact_fold(key uuid) returns bigint: rows folded.
+FAST_COUNT_FUNCTION(fast_count_exact_fold)
+{
+    pg_uuid_t key = *PG_GETARG_UUID_P(0);
+    int64 rows = 0;
+    (void) fold_key(key, true, &rows);
+    PG_RETURN_INT64(rows);
+}
+
+namespace {
+
+// What _exact_settle does, in a subtransaction: an error is recorded on
+// the entry like the worker records it, and the entry stays as it was.
+void settle(const pg_uuid_t &key)
+{
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    ErrorData *volatile error = nullptr;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        if (rederive(key, true) == Step::kDone)
+            CommandCounterIncrement();
+        (void) backfill(key, true);
+        ReleaseCurrentSubTransaction();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    if (error != nullptr) {
+        ExactEntry entry;
+        key_lock::lock(key);
+        if (exact_store::lookup(key, &entry) && entry.exact) {
+            exact_store::Change change;
+            change.error = error->message;
+            change.retry_at = GetCurrentTimestamp() + retry_delay_us(entry.failures + 1);
+            if (entry.state == State::kBackfill) {
+                change.set_state = true;
+                change.state = State::kRederive;
+            }
+            exact_store::update(key, change);
+        }
+    }
+}
+
+} // namespace
+
+// fast_count._exact_settle(key uuid) returns text: re-derives and counts
+// an entry now (what the worker would do next), returns its state; an
+// error is recorded on the entry (last_error).
+FAST_COUNT_FUNCTION(fast_count_exact_settle)
+{
+    pg_uuid_t key = *PG_GETARG_UUID_P(0);
+    settle(key);
+    ExactEntry entry;
+    if (!exact_store::lookup(key, &entry) || !entry.exact)
+        PG_RETURN_NULL();
+    PG_RETURN_TEXT_P(cstring_to_text(exact_store::state_name(entry.state)));
+}
