@@ -39,3 +39,14 @@ RESET ROLE;
 DROP ROLE regress_fc_reader;
 SELECT fast_count_stats_reset();
 SELECT hits, misses, counts FROM fast_count_stats();
+
+-- An entry that turns exact is never again served its cached count: the
+-- shared index learns the new mode when the registration commits.
+CREATE TABLE hp_inbox AS SELECT g AS id, g % 2 = 0 AS unread FROM generate_series(1, 1000) g;
+SELECT fast_count('SELECT * FROM hp_inbox WHERE unread') AS cached;
+INSERT INTO hp_inbox SELECT g, true FROM generate_series(1001, 1010) g;
+SELECT fast_count('SELECT * FROM hp_inbox WHERE unread') AS served_from_cache;
+SELECT fast_count_register('SELECT * FROM hp_inbox WHERE unread', mode => 'exact') IS NOT NULL AS exact;
+SELECT fast_count('SELECT * FROM hp_inbox WHERE unread') AS counted,
+       (SELECT count(*) FROM hp_inbox WHERE unread) AS count_star;
+SELECT fast_count_unregister('SELECT * FROM hp_inbox WHERE unread') AS unregistered;
