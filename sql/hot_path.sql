@@ -50,3 +50,31 @@ SELECT fast_count_register('SELECT * FROM hp_inbox WHERE unread', mode => 'exact
 SELECT fast_count('SELECT * FROM hp_inbox WHERE unread') AS counted,
        (SELECT count(*) FROM hp_inbox WHERE unread) AS count_star;
 SELECT fast_count_unregister('SELECT * FROM hp_inbox WHERE unread') AS unregistered;
+
+-- A statement with thousands of distinct misses: a count not worth keeping
+-- keeps no lock, and a transaction keeps at most 64 new counts (the rest
+-- are counted live), so the lock table never runs out.
+SET fast_count.cache_larger_than = 1000000;
+SELECT count(fast_count(format('SELECT * FROM hp WHERE id = %s', g))) AS counted_live
+  FROM generate_series(1, 5000) g;
+SET fast_count.cache_larger_than = 0;
+SELECT count(fast_count(format('SELECT * FROM hp WHERE id >= %s', g))) AS counted
+  FROM generate_series(1, 5000) g;
+SELECT count(*) AS kept FROM fast_count.entries WHERE query LIKE 'SELECT * FROM hp WHERE id >= %';
+
+-- The locks of rolled-back savepoints are gone with them and do not count
+-- against that bound (Django's TestCase runs each test in a savepoint).
+BEGIN;
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    BEGIN
+      PERFORM fast_count(format('SELECT * FROM hp WHERE id < %s', i));
+      RAISE EXCEPTION 'roll back';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+  END LOOP;
+END $$;
+SELECT fast_count('SELECT * FROM hp WHERE id < 1000') AS still_kept;
+SELECT count(*) AS kept FROM fast_count.entries WHERE query = 'SELECT * FROM hp WHERE id < 1000';
+COMMIT;

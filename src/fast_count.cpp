@@ -53,10 +53,12 @@ void on_transaction_event(XactEvent event, void *)
 
 void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
 {
-    if (event == SUBXACT_EVENT_COMMIT_SUB)
-        fast_count::shared_index::at_subtransaction_end(true, GetCurrentTransactionNestLevel());
-    else if (event == SUBXACT_EVENT_ABORT_SUB)
-        fast_count::shared_index::at_subtransaction_end(false, GetCurrentTransactionNestLevel());
+    if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+        return;
+    bool committed = event == SUBXACT_EVENT_COMMIT_SUB;
+    int level = GetCurrentTransactionNestLevel();
+    fast_count::shared_index::at_subtransaction_end(committed, level);
+    fast_count::key_lock::at_subtransaction_end(committed, level);
 }
 
 } // namespace

@@ -31,8 +31,16 @@ void unlock(const pg_uuid_t &key);
 // waits for another, so readers cannot deadlock on each other.
 bool holding_any();
 
-// Forgets the transaction's locks (they are released at its end).
+// How many key locks this transaction holds. Each takes a slot of the shared
+// lock table until the transaction ends, so a transaction keeps at most
+// kMaxHeld counts of its own (the rest are counted live).
+int held();
+constexpr int kMaxHeld = 64;
+
+// Forgets the transaction's locks (they are released at its end), or a
+// subtransaction's (released at its abort, its parent's at its commit).
 void at_transaction_end();
+void at_subtransaction_end(bool committed, int level);
 
 // The session lock that makes a worker the only one of its database.
 LOCKTAG worker_tag(Oid database);

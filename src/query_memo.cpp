@@ -61,8 +61,21 @@ bool callbacks_registered = false;
 // Bumped by every invalidation: an identity derived while it moved may
 // predate the change, so it is used once and not remembered.
 uint64 generation = 0;
-// Contexts of forgotten entries, freed at the end of the transaction.
+// Contexts of forgotten entries, freed once no call is in progress (a
+// callback may forget an entry whose identity a call is still using).
 List *graveyard = NIL;
+int calls_in_progress = 0;
+
+void free_graveyard()
+{
+    if (graveyard == NIL)
+        return;
+    ListCell *lc;
+    foreach (lc, graveyard)
+        MemoryContextDelete(static_cast<MemoryContext>(lfirst(lc)));
+    list_free(graveyard);
+    graveyard = NIL;
+}
 
 ReadingState current_state()
 {
@@ -253,15 +266,23 @@ Lookup identity_for(const char *text, ArrayType *params)
     return {identity, true};
 }
 
+void begin_call()
+{
+    if (calls_in_progress == 0)
+        free_graveyard();
+    calls_in_progress++;
+}
+
+void end_call()
+{
+    if (calls_in_progress > 0)
+        calls_in_progress--;
+}
+
 void at_transaction_end()
 {
-    if (graveyard == NIL)
-        return;
-    ListCell *lc;
-    foreach (lc, graveyard)
-        MemoryContextDelete(static_cast<MemoryContext>(lfirst(lc)));
-    list_free(graveyard);
-    graveyard = NIL;
+    calls_in_progress = 0;
+    free_graveyard();
 }
 
 size_t size()

@@ -19,10 +19,13 @@ struct Lookup {
     bool derived_now;  // identity was derived in this call (and has its count_query)
 };
 
+// Between begin_call() and end_call() the identity it returned stays valid
+// (a callback may forget its entry meanwhile; it is freed later). Calls nest.
 Lookup identity_for(const char *text, ArrayType *params);
+void begin_call();
+void end_call();
 
-// Frees the entries invalidated during the transaction; until then a caller
-// may still be using them.
+// Frees forgotten entries (an error may have skipped end_call()).
 void at_transaction_end();
 
 std::size_t size();

@@ -72,10 +72,19 @@ bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
     return memcmp(a.data, b.data, UUID_LEN) == 0;
 }
 
-// The entry as the shared index has it, or else as the table has it.
-bool find_entry(const pg_uuid_t &key, Entry *entry)
+bool usable_now(const Entry &entry, void *now)
 {
-    if (shared_index::usable() && shared_index::find(cache_store::catalog_oid(), key, entry))
+    return !entry.exact && usable(entry, *static_cast<TimestampTz *>(now));
+}
+
+// The entry as the shared index has it, or else as the table has it;
+// *counted: the index has counted the hit already.
+bool find_entry(const pg_uuid_t &key, Entry *entry, TimestampTz now, bool *counted)
+{
+    *counted = false;
+    shared_index::HitTest hit_test{usable_now, &now, counted};
+    if (shared_index::usable() &&
+        shared_index::find(cache_store::catalog_oid(), key, entry, &hit_test))
         return true;
     return cache_store::lookup(key, entry);
 }
@@ -92,7 +101,9 @@ void check_permissions(const QueryIdentity *identity)
     (void) ExecCheckRTPerms(identity->permission_rtes, true);
 }
 
-int64 count_for_reader(const char *text, ArrayType *params)
+namespace {
+
+int64 count_for_reader_in_call(const char *text, ArrayType *params)
 {
     query_memo::Lookup memo = query_memo::identity_for(text, params);
     const QueryIdentity *identity = memo.identity;
@@ -111,11 +122,13 @@ int64 count_for_reader(const char *text, ArrayType *params)
     // The statement's start is "now" closely enough to judge freshness, and
     // costs no clock read.
     TimestampTz now = GetCurrentStatementStartTimestamp();
-    bool found = find_entry(identity->key, &entry);
+    bool hit_counted;
+    bool found = find_entry(identity->key, &entry, now, &hit_counted);
     if (found && entry.exact)  // exact mode: never a cached count
         return exact_mode::read_count(identity, entry);
     if (found && usable(entry, now)) {
-        shared_index::note(identity->key, Event::kHit, entry.count_ms);
+        if (!hit_counted)
+            shared_index::note(identity->key, Event::kHit, entry.count_ms);
         if (entry.registered && now >= entry.next_refresh_at)
             worker_control::ensure_worker_running();
         return entry.count;
@@ -126,16 +139,20 @@ int64 count_for_reader(const char *text, ArrayType *params)
     }
 
     const QueryIdentity *fresh = counting();
+    if (key_lock::held() >= key_lock::kMaxHeld)
+        return count_live(fresh, "this transaction keeps as many new counts as it may");
     if (settings::estimate_on_miss && !(found && entry.has_count)) {
         // A cold miss: answer from the planner now; the worker counts.
         CountRun estimate = estimate_count(fresh);
-        if (key_lock::try_lock(fresh->key)) {
-            if (cache_store::lookup(fresh->key, &entry) && usable(entry, GetCurrentTimestamp()))
-                return entry.count;
-            cache_store::store_count(fresh, estimate, nullptr);
-            worker_control::worker_needed_at_commit();
-        }
         shared_index::note(fresh->key, Event::kMiss, 0);
+        if (!key_lock::try_lock(fresh->key))
+            return estimate.count;
+        if (cache_store::lookup(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
+            key_lock::unlock(fresh->key);
+            return entry.count;
+        }
+        cache_store::store_count(fresh, estimate, nullptr);
+        worker_control::worker_needed_at_commit();
         return estimate.count;
     }
 
@@ -150,6 +167,7 @@ int64 count_for_reader(const char *text, ArrayType *params)
     found = cache_store::lookup(fresh->key, &entry);
     if (found && usable(entry, GetCurrentTimestamp())) {
         shared_index::note(fresh->key, Event::kMiss, 0);
+        key_lock::unlock(fresh->key);
         return entry.count;
     }
 
@@ -159,10 +177,22 @@ int64 count_for_reader(const char *text, ArrayType *params)
         cache_store::store_count(fresh, run, signature);
     else if (found)
         cache_store::remove(fresh->key);
+    else
+        key_lock::unlock(fresh->key);  // nothing written: nothing to keep it for
     // After the store, so that the notes land on the entry it publishes.
     shared_index::note(fresh->key, Event::kMiss, 0);
     shared_index::note(fresh->key, Event::kCount, run.milliseconds);
     return run.count;
+}
+
+} // namespace
+
+int64 count_for_reader(const char *text, ArrayType *params)
+{
+    query_memo::begin_call();
+    int64 count = count_for_reader_in_call(text, params);
+    query_memo::end_call();
+    return count;
 }
 
 int64 refresh(const QueryIdentity *identity)

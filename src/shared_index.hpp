@@ -21,8 +21,16 @@ void shmem_startup();
 // Whether the index may be used now (preloaded, and not in recovery).
 bool usable();
 
-// Copies the entry for key if the index has it for catalog table catalog.
-bool find(Oid catalog, const pg_uuid_t &key, Entry *entry);
+// Decides whether a found entry is served (a hit), with the index's lock held.
+struct HitTest {
+    bool (*is_hit)(const Entry &entry, void *arg);
+    void *arg;
+    bool *hit;  // set to whether it was: then the hit is already counted
+};
+
+// Copies the entry for key if the index has it for catalog table catalog,
+// and counts a hit when hit_test (may be null) says it is one.
+bool find(Oid catalog, const pg_uuid_t &key, Entry *entry, const HitTest *hit_test = nullptr);
 
 // Mirrors an entry (values as committed by this transaction) or its removal;
 // takes effect when the transaction commits.
