@@ -190,6 +190,31 @@ wait_counted() {
   done
 }
 
+# How busy the machine was with work not ours, as a share of all its CPU
+# time: everything busy in /proc/stat minus what our cluster (the postmaster,
+# its live children and the children it reaped) and our clients (this
+# script's reaped children) used. Printed beside each round's figures.
+busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+all_jiffies() { awk '/^cpu / {s = 0; for (i = 2; i <= 9; i++) s += $i; print s; exit}' /proc/stat; }
+proc_jiffies() {  # pid -> utime + stime + cutime + cstime
+  sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}'
+}
+our_jiffies() {
+  local pm total=0 p j
+  pm=$(head -n 1 "$DATA/postmaster.pid")
+  for p in "$pm" $(pgrep -P "$pm") $$; do
+    j=$(proc_jiffies "$p")
+    total=$((total + ${j:-0}))
+  done
+  echo "$total"
+}
+noise_start() { N_BUSY=$(busy_jiffies); N_ALL=$(all_jiffies); N_OURS=$(our_jiffies); }
+noise_end() {  # -> percent of the machine's CPU time used by others
+  local busy all ours
+  busy=$(busy_jiffies); all=$(all_jiffies); ours=$(our_jiffies)
+  calc "100 * (($busy - $N_BUSY) - ($ours - $N_OURS)) / ($all - $N_ALL)"
+}
+
 pgbench_tps() {  # protocol clients threads script -> tps (without connection time)
   local out
   out=$("$BIN/pgbench" -n -h "$WORK" -p "$PORT" -U postgres -M "$1" -c "$2" -j "$3" -T "$SECS" -f "$4" bench 2>&1) ||
@@ -273,6 +298,7 @@ duration_ms() {  # key -> last_count_duration in ms
 before_p1=$(stats_row)
 for r in $(seq 1 "$ROUNDS"); do
   log "round $r of $ROUNDS"
+  noise_start
   # P1: throughput, each protocol, variants in an order that rotates by round
   for proto in simple prepared; do
     for i in 0 1 2 3; do
@@ -320,6 +346,9 @@ for r in $(seq 1 "$ROUNDS"); do
     log "  P6 worker $(num "$w_hit") ms (status = 3), $(num "$w_all") ms (all rows)"
   fi
   sql "SELECT fast_count_register('$Q_HIT', '1 hour'), fast_count_register('$Q_ALL', '1 hour')" >/dev/null
+  other=$(noise_end)
+  add noise_pct "$other"
+  log "  other processes used $(num "$other")% of the machine's CPU during this round"
 done
 after_p1=$(stats_row)
 P1_MISSES=$(delta "$before_p1" "$after_p1" 2)
@@ -499,6 +528,7 @@ cores=$(nproc)
 echo
 echo "== fast_count hot path: $ROWS rows, $ROUNDS rounds, pgbench -T $SECS; $cores cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); items + indexes $TABLE_SIZE"
 echo "   medians (min..max) over the rounds; ratios are medians of per-round ratios"
+echo "   other processes on the machine used $(spread noise_pct)% of its CPU time during the P1/P2/P6 rounds"
 echo
 echo "P1 pgbench throughput, $P1_CLIENTS clients, $P1_THREADS threads, tps:"
 for proto in simple prepared; do
