@@ -299,6 +299,22 @@ time_ms() {  # sql -> client-side milliseconds of one run
   # worker's count (seconds later, after other counts) does not.
   psql_db -c "EXPLAIN $1" -c '\timing on' -c "$1" | awk '/^Time: / {t = $2} END {print t}'
 }
+# In-server cost of one fast_count() hit, in us: a PL/pgSQL loop of hits
+# minus the same loop of PERFORM 1 (what a client's round trip adds, P2's
+# latency above shows).
+server_hit_us() {  # query
+  psql_db -c "DO \$\$
+    DECLARE n int := 200000; t0 timestamptz; idle float8; hits float8;
+    BEGIN
+      t0 := clock_timestamp();
+      FOR i IN 1..n LOOP PERFORM 1; END LOOP;
+      idle := extract(epoch FROM clock_timestamp() - t0);
+      t0 := clock_timestamp();
+      FOR i IN 1..n LOOP PERFORM fast_count('$1'); END LOOP;
+      hits := extract(epoch FROM clock_timestamp() - t0);
+      RAISE NOTICE 'us=%', round(((hits - idle) * 1e6 / n)::numeric, 3);
+    END \$\$" 2>&1 | sed -n 's/.*us=//p'
+}
 duration_ms() {  # key -> last_count_duration in ms
   sql "SELECT round(extract(epoch FROM last_count_duration) * 1000, 3) FROM fast_count_entries WHERE key = '$1'"
 }
@@ -328,45 +344,48 @@ for r in $(seq 1 "$ROUNDS"); do
     tps=$(pgbench_tps prepared 1 1 "$WORK/$q.sql")
     add "p2_${q}_us" "$(calc "1000000 / $tps")"
   done
+  add p2_server_hit_us "$(server_hit_us "$Q_HIT")"
+  add p2_server_hitall_us "$(server_hit_us "$Q_ALL")"
 
-  # P6: both queries are refreshed every second, unchanged (the worker
-  # confirms them without counting); then a row changes (in a session that
-  # exits, so its statistics are flushed) and the worker counts both on its
-  # next pass, one after the other. Nothing else is started while it counts:
-  # the first look comes after a generous sleep, since on 2 cores any new
-  # process (a psql polling) slows a parallel count down.
-  sql "SELECT fast_count_register('$Q_HIT', '1 second'), fast_count_register('$Q_ALL', '1 second')" >/dev/null
-  sleep 1.5
-  since=$(sql "SELECT max(counted_at) FROM fast_count_entries WHERE key IN ('$K_HIT', '$K_ALL')")
-  sql "UPDATE items SET payload = payload WHERE id = $r" >/dev/null
-  sleep "$(calc "2 + 3 * ($SETUP_HIT_MS + $SETUP_ALL_MS) / 1000")"
-  got_worker=0
-  if wait_counted "'$K_HIT','$K_ALL'" "$since" 2 1; then
-    w_hit=$(duration_ms "$K_HIT")
-    w_all=$(duration_ms "$K_ALL")
-    got_worker=1
-  fi
-  sql "SELECT fast_count_register('$Q_HIT', '1 hour'), fast_count_register('$Q_ALL', '1 hour')" >/dev/null
-
-  # The plain count(*) of both (P2's and P6's baseline), in the same
-  # position as the worker's counts: after a few idle seconds, one right
-  # after the other.
+  # The plain count(*) of both queries (P2's baseline), after idle seconds.
   sleep 3
   c_hit=$(time_ms "$(count_sql "$Q_HIT")")
   c_all=$(time_ms "$(count_sql "$Q_ALL")")
   add p2_count_hit_ms "$c_hit"
   add p2_count_all_ms "$c_all"
   log "  P2 hit $(num "$(echo ${S[p2_hit_us]} | awk '{print $NF}')") us; count(*) $(num "$c_hit") ms (status = 3), $(num "$c_all") ms (all rows)"
-  if [ "$got_worker" -eq 1 ]; then
-    add p6_worker_hit_ms "$w_hit"
-    add p6_worker_all_ms "$w_all"
-    add p6_hit_ratio "$(calc "$w_hit / $c_hit")"
-    add p6_all_ratio "$(calc "$w_all / $c_all")"
-    log "  P6 worker $(num "$w_hit") ms (status = 3), $(num "$w_all") ms (all rows)"
-  fi
   other=$(noise_end)
   add noise_pct "$other"
   log "  other processes used $(num "$other")% of the machine's CPU during this round"
+done
+
+# --- P6: the worker's count against a session's count(*) ------------------------
+# Alternating pairs, each count alone after the same idle pause: the worker
+# counts a query registered every second once a changed row shows in the
+# statistics (the changing session exits, so they are flushed); then a new
+# session runs count(*) of the same query. Measured apart from the rounds:
+# on 2 cores anything running next to a parallel count changes its time.
+log "P6: $ROUNDS pairs of worker refresh / session count(*) per query"
+for q in hit all; do
+  if [ "$q" = hit ]; then query=$Q_HIT key=$K_HIT; else query=$Q_ALL key=$K_ALL; fi
+  sql "SELECT fast_count_register('$query', '1 second')" >/dev/null
+  sleep 3
+  for r in $(seq 1 "$ROUNDS"); do
+    since=$(sql "SELECT counted_at FROM fast_count_entries WHERE key = '$key'")
+    sql "UPDATE items SET payload = payload WHERE id = $r" >/dev/null
+    sleep 3
+    if wait_counted "'$key'" "$since" 1 1; then
+      w=$(duration_ms "$key")
+      sleep 3
+      c=$("$BIN/psql" -X -h "$WORK" -p "$PORT" -U postgres -d "${DB:-bench}" -c '\timing on' -c "$(count_sql "$query")" \
+        | awk '/^Time: / {t = $2} END {print t}')
+      add "p6_worker_${q}_ms" "$w"
+      add "p6_count_${q}_ms" "$c"
+      add "p6_${q}_ratio" "$(calc "$w / $c")"
+      log "  P6 $q pair $r: worker $(num "$w") ms, session count(*) $(num "$c") ms"
+    fi
+  done
+  sql "SELECT fast_count_register('$query', '1 hour')" >/dev/null
 done
 after_p1=$(stats_row)
 P1_MISSES=$(delta "$before_p1" "$after_p1" 2)
@@ -470,14 +489,14 @@ pid=$(worker_pid)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 TICKS=$(getconf CLK_TCK)
 before=$(stats_row)
-entry_counts_before=$(sql "SELECT coalesce(sum(counts), 0) FROM fast_count_entries WHERE key IN ($p5_keys)")
+entry_counts_before=$(sql "SELECT coalesce(sum(refreshes), 0) FROM fast_count_entries WHERE key IN ($p5_keys)")
 lsn_before=$(sql "SELECT pg_current_wal_lsn()")
 ticks_before=$(cpu_ticks "$pid")
 checked_before=$(sql "SELECT max(checked_at) FROM fast_count_entries WHERE key IN ($p5_keys)")
 sleep "$P5_NAPTIMES"
 after=$(stats_row)
 ticks_after=$(cpu_ticks "$pid")
-entry_counts_after=$(sql "SELECT coalesce(sum(counts), 0) FROM fast_count_entries WHERE key IN ($p5_keys)")
+entry_counts_after=$(sql "SELECT coalesce(sum(refreshes), 0) FROM fast_count_entries WHERE key IN ($p5_keys)")
 P5_WAL=$(sql "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn_before')")
 P5_CHECKED=$(sql "SELECT count(*) FROM fast_count_entries WHERE key IN ($p5_keys) AND checked_at > '$checked_before'")
 P5_COUNTS=$(delta "$before" "$after" 3)
@@ -555,6 +574,7 @@ for proto in simple prepared; do
 done
 echo "  misses during all rounds: $P1_MISSES (0: every fast_count call was a hit)"
 echo "P2 single-client latency (prepared), us: SELECT 1: $(spread p2_select1_us); hit, status = 3: $(spread p2_hit_us); hit, all rows: $(spread p2_hitall_us)"
+echo "   in-server cost of a hit, us: status = 3: $(spread p2_server_hit_us); all rows: $(spread p2_server_hitall_us)"
 echo "   count(*), ms: status = 3: $(spread p2_count_hit_ms); all rows: $(spread p2_count_all_ms)"
 echo "P3a cold query, $P3_CLIENTS readers at once: counts $(spread p3a_counts); worst $(spread p3a_worst_ms) ms; median $(spread p3a_median_ms) ms; the count itself $(spread p3a_own_ms) ms"
 echo "P3b expired registered query, $P3_CLIENTS readers: reader counts $(spread p3b_reader_counts), misses $(spread p3b_reader_misses); worker counts after $(spread p3b_worker_counts); worst $(spread p3b_worst_ms) ms; median $(spread p3b_median_ms) ms"
@@ -592,6 +612,13 @@ for q in hit all; do
   ratio=$(calc "$c * 1000 / $h")
   row "P2 hit latency, $label" "$(num "$h") us" "count(*): $(num "$c") ms" "$(num "$ratio")x faster" ">= 10,000x" "$(yes_no "$ratio >= 10000")"
 done
+for q in hit all; do
+  label=$([ "$q" = hit ] && echo "status = 3" || echo "all $ROWS rows")
+  h=$(med "$([ "$q" = hit ] && echo p2_server_hit_us || echo p2_server_hitall_us)")
+  c=$(med "p2_count_${q}_ms")
+  ratio=$(calc "$c * 1000 / $h")
+  row "P2 hit cost in the server, $label" "$(num "$h") us" "count(*): $(num "$c") ms" "$(num "$ratio")x faster" "(no round trip)" "-"
+done
 row "P2 hit latency vs SELECT 1 latency" "$(num "$(med p2_hit_us)") us" "SELECT 1: $(num "$(med p2_select1_us)") us" "$(num "$(calc "$(med p2_hit_us) / $(med p2_select1_us)")")" "(reference)" "-"
 row "P3a counts, cold query, $P3_CLIENTS readers" "$(num "$(med p3a_counts)") (max $(mx p3a_counts))" "-" "-" "1" "$(yes_no "$(mn p3a_counts) == 1 && $(mx p3a_counts) == 1")"
 p3a_base=$(calc "$(med p3a_own_ms) + $(med p3f_worst_ms)")
@@ -604,7 +631,7 @@ row "P5 worker CPU / WAL while idle" "$(num "$P5_CPU_MS") ms CPU, $(num "$P5_WAL
 for q in hit all; do
   label=$([ "$q" = hit ] && echo "status = 3" || echo "all rows")
   ratio=$(med "p6_${q}_ratio")
-  row "P6 worker refresh, $label" "$(num "$(med "p6_worker_${q}_ms")") ms" "count(*): $(num "$(med "p2_count_${q}_ms")") ms" \
+  row "P6 worker refresh, $label" "$(num "$(med "p6_worker_${q}_ms")") ms" "count(*): $(num "$(med "p6_count_${q}_ms")") ms" \
     "$(num "$ratio") ($(num "$(mn "p6_${q}_ratio")")..$(num "$(mx "p6_${q}_ratio")"))" "<= 1.1" "$(yes_no "$ratio <= 1.1")"
 done
 row "Shared memory per entry" "$(num "$SHM_PER_ENTRY") B" "-" "-" "(small)" "-"
