@@ -38,9 +38,12 @@ void receiver_startup(DestReceiver *, int, TupleDesc) {}
 void receiver_shutdown(DestReceiver *) {}
 void receiver_destroy(DestReceiver *) {}
 
-} // namespace
 
-CountRun run_count(const QueryIdentity *identity)
+// Plans the count, then runs it under snapshot, or, when there is none,
+// under a transaction snapshot taken once the plan is made (like SPI in a
+// volatile function: the caller's earlier work is seen, and in READ
+// COMMITTED the count is as of now). The time is the execution's alone.
+CountRun execute_count(const QueryIdentity *identity, Snapshot snapshot)
 {
     MemoryContext count_context =
         AllocSetContextCreate(CurrentMemoryContext, "fast_count count", ALLOCSET_DEFAULT_SIZES);
@@ -58,10 +61,11 @@ CountRun run_count(const QueryIdentity *identity)
     receiver.pub.rDestroy = receiver_destroy;
     receiver.pub.mydest = DestNone;
 
-    // Like SPI in a volatile function: see the caller's earlier work, and in
-    // READ COMMITTED count under a fresh snapshot.
-    CommandCounterIncrement();
-    PushActiveSnapshot(GetTransactionSnapshot());
+    if (snapshot == InvalidSnapshot) {
+        CommandCounterIncrement();
+        snapshot = GetTransactionSnapshot();
+    }
+    PushActiveSnapshot(snapshot);
 
     CountRun run{};
     run.started_at = GetCurrentTimestamp();
@@ -89,6 +93,19 @@ CountRun run_count(const QueryIdentity *identity)
     MemoryContextSwitchTo(caller_context);
     MemoryContextDelete(count_context);
     return run;
+}
+
+} // namespace
+
+CountRun run_count(const QueryIdentity *identity)
+{
+    return execute_count(identity, InvalidSnapshot);
+}
+
+int64 count_under(const QueryIdentity *identity, Snapshot snapshot)
+{
+    Assert(snapshot != InvalidSnapshot);
+    return execute_count(identity, snapshot).count;
 }
 
 CountRun estimate_count(const QueryIdentity *identity)

@@ -4,6 +4,7 @@
 #include "query_identity.hpp"
 
 extern "C" {
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 }
 
@@ -18,6 +19,10 @@ struct CountRun {
 
 // Counts under a snapshot taken now, with the current user's privileges.
 CountRun run_count(const QueryIdentity *identity);
+
+// Counts under the given snapshot (exact mode: a reader's own snapshot, or
+// the one a backfill's base is taken under).
+int64 count_under(const QueryIdentity *identity, Snapshot snapshot);
 
 // The planner's estimate of the number of rows, without running the query.
 CountRun estimate_count(const QueryIdentity *identity);

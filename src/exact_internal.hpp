@@ -54,9 +54,6 @@ List *self_and_ancestors(Oid relid);
 // check_eligible() without raising: false and *why when not eligible.
 bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const char **why);
 
-// Counts the query under snapshot (no caching).
-int64 count_under(const QueryIdentity *identity, Snapshot snapshot);
-
 // --- exact_worker.cpp ------------------------------------------------------
 
 enum class Step { kDone, kNothing, kBusy, kFailed };

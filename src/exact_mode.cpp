@@ -6,6 +6,7 @@
 // is of the current epoch: a TRUNCATE, ALTER TABLE or re-count that S does
 // not see (TRUNCATE and rewriting ALTERs are not MVCC-safe) starts a new
 // epoch. Otherwise the query is counted live, under S: never a wrong number.
+#include "count_executor.hpp"
 #include "exact_deltas.hpp"
 #include "exact_internal.hpp"
 #include "key_lock.hpp"
@@ -42,28 +43,6 @@ namespace {
 // A reader that sums more rows than this asks the worker to fold now.
 constexpr int64 kFoldSoonRows = 500;
 TimestampTz last_fold_request = 0;
-
-struct CountReceiver {
-    DestReceiver pub;
-    int64 count;
-    bool seen;
-};
-
-bool receive_count(TupleTableSlot *slot, DestReceiver *self)
-{
-    auto *receiver = reinterpret_cast<CountReceiver *>(self);
-    bool isnull;
-    Datum value = slot_getattr(slot, 1, &isnull);
-    if (!isnull) {
-        receiver->count = DatumGetInt64(value);
-        receiver->seen = true;
-    }
-    return true;
-}
-
-void receiver_startup(DestReceiver *, int, TupleDesc) {}
-void receiver_shutdown(DestReceiver *) {}
-void receiver_destroy(DestReceiver *) {}
 
 bool why_not(const char **why, const char *reason)
 {
@@ -175,40 +154,6 @@ bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const
     out->table = table;
     out->predicate = quals != nullptr ? nodeToString(quals) : nullptr;
     return true;
-}
-
-int64 count_under(const QueryIdentity *identity, Snapshot snapshot)
-{
-    MemoryContext count_context =
-        AllocSetContextCreate(CurrentMemoryContext, "fast_count exact count", ALLOCSET_DEFAULT_SIZES);
-    MemoryContext caller_context = MemoryContextSwitchTo(count_context);
-
-    Query *query = static_cast<Query *>(copyObject(identity->count_query));
-    PlannedStmt *plan =
-        pg_plan_query(query, identity->query_text, CURSOR_OPT_PARALLEL_OK, nullptr);
-
-    CountReceiver receiver{};
-    receiver.pub.receiveSlot = receive_count;
-    receiver.pub.rStartup = receiver_startup;
-    receiver.pub.rShutdown = receiver_shutdown;
-    receiver.pub.rDestroy = receiver_destroy;
-    receiver.pub.mydest = DestNone;
-
-    PushActiveSnapshot(snapshot);
-    QueryDesc *desc = CreateQueryDesc(plan, identity->query_text, GetActiveSnapshot(),
-                                      InvalidSnapshot, &receiver.pub, nullptr, nullptr, 0);
-    ExecutorStart(desc, 0);
-    ExecutorRun(desc, ForwardScanDirection, 0, true);
-    ExecutorFinish(desc);
-    ExecutorEnd(desc);
-    FreeQueryDesc(desc);
-    PopActiveSnapshot();
-
-    if (!receiver.seen)
-        elog(ERROR, "count(*) returned no row");
-    MemoryContextSwitchTo(caller_context);
-    MemoryContextDelete(count_context);
-    return receiver.count;
 }
 
 } // namespace fast_count::exact_internal

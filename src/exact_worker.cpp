@@ -15,6 +15,7 @@
 //   rows, newer ones the sum; rows of writers still in flight are untouched.
 // - garbage: delta rows of keys that are no longer exact.
 #include "exact_deltas.hpp"
+#include "count_executor.hpp"
 #include "exact_internal.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
