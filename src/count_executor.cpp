@@ -38,7 +38,6 @@ void receiver_startup(DestReceiver *, int, TupleDesc) {}
 void receiver_shutdown(DestReceiver *) {}
 void receiver_destroy(DestReceiver *) {}
 
-
 // Plans the count, then runs it under snapshot, or, when there is none,
 // under a transaction snapshot taken once the plan is made (like SPI in a
 // volatile function: the caller's earlier work is seen, and in READ
