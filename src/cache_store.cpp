@@ -329,6 +329,13 @@ pg_uuid_t *copy_key(Datum key)
     return copy;
 }
 
+// A registered count is served (stale, while the worker refreshes it) until
+// fast_count.max_stale past its refresh time.
+TimestampTz registered_expiry(TimestampTz next_refresh)
+{
+    return next_refresh + static_cast<int64>(settings::max_stale) * USECS_PER_SEC;
+}
+
 } // namespace
 
 void publish_at_commit(const pg_uuid_t &key)
@@ -395,8 +402,7 @@ void store_count(const QueryIdentity *identity, const CountRun &run, bytea *sign
     if (old_tuple != nullptr && old.registered) {
         TimestampTz next = run.started_at + old.refresh_every_us;
         row.set(kNextRefreshAt, TimestampTzGetDatum(next));
-        row.set(kExpiresAt,
-                TimestampTzGetDatum(next + static_cast<int64>(settings::max_stale) * USECS_PER_SEC));
+        row.set(kExpiresAt, TimestampTzGetDatum(registered_expiry(next)));
     } else {
         row.set(kExpiresAt, TimestampTzGetDatum(run.started_at + static_cast<int64>(
                                                                      settings::expire_after) *
@@ -427,8 +433,7 @@ void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
         if (old.registered) {
             TimestampTz next = checked_at + old.refresh_every_us;
             row.set(kNextRefreshAt, TimestampTzGetDatum(next));
-            row.set(kExpiresAt, TimestampTzGetDatum(
-                                    next + static_cast<int64>(settings::max_stale) * USECS_PER_SEC));
+            row.set(kExpiresAt, TimestampTzGetDatum(registered_expiry(next)));
         }
         write_row(rel, tuple, row);
     }
@@ -459,8 +464,7 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
     row.set(kNextRefreshAt, TimestampTzGetDatum(next));
     row.set(kRegisteredAt, TimestampTzGetDatum(old.registered ? old.registered_at : registered_at));
     if (old_tuple != nullptr && old.has_count)
-        row.set(kExpiresAt, TimestampTzGetDatum(next + static_cast<int64>(settings::max_stale) *
-                                                           USECS_PER_SEC));
+        row.set(kExpiresAt, TimestampTzGetDatum(registered_expiry(next)));
     write_row(rel, old_tuple, row);
     table_close(rel, RowExclusiveLock);
 }
