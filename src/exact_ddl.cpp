@@ -19,6 +19,7 @@
 //   its clone of our trigger with it) mark the exact entries they served.
 // - DROP TRIGGER and ALTER TRIGGER ... RENAME of our triggers are refused
 //   while an exact query needs them.
+#include "event_trigger_reads.hpp"
 #include "exact_internal.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
@@ -41,7 +42,6 @@ extern "C" {
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
@@ -49,6 +49,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "storage/lmgr.h"
 #include "utils/syscache.h"
 }
@@ -346,52 +347,27 @@ void refuse_if_ours(const char *trigger_name, const char *action)
 // Relations named by the commands of a ddl_command_end event.
 List *commanded_relations()
 {
-    MemoryContext caller = CurrentMemoryContext;
-    List *relids = NIL;
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute("SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
-                    "WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
-                    true, 0) != SPI_OK_SELECT)
-        elog(ERROR, "could not read the DDL commands");
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        bool isnull;
-        Datum value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-        if (isnull)
-            continue;
-        MemoryContext spi = MemoryContextSwitchTo(caller);
-        relids = lappend_oid(relids, DatumGetObjectId(value));
-        MemoryContextSwitchTo(spi);
-    }
-    SPI_finish();
-    return relids;
+    return event_trigger_reads::oids(
+        "SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+        "WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
+        "the DDL commands");
 }
 
 // Names of the triggers a sql_drop event dropped.
 List *dropped_trigger_names()
 {
-    MemoryContext caller = CurrentMemoryContext;
-    List *names = NIL;
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute("SELECT object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() "
-                    "WHERE classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass",
-                    true, 0) != SPI_OK_SELECT)
-        elog(ERROR, "could not read the dropped objects");
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        char *identity = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-        if (identity == nullptr)
-            continue;
+    List *identities = event_trigger_reads::texts(
+        "SELECT object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() "
+        "WHERE classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass",
+        "the dropped objects");
+    ListCell *lc;
+    foreach (lc, identities) {
         // "name on schema.table"; our names need no quoting.
-        char *space = strchr(identity, ' ');
+        char *space = strchr(static_cast<char *>(lfirst(lc)), ' ');
         if (space != nullptr)
             *space = '\0';
-        MemoryContext spi = MemoryContextSwitchTo(caller);
-        names = lappend(names, pstrdup(identity));
-        MemoryContextSwitchTo(spi);
     }
-    SPI_finish();
-    return names;
+    return identities;
 }
 
 // New partitions (or attached subtrees) get the TRUNCATE triggers of every

@@ -6,6 +6,7 @@
 // exactly as the caller would run it. Our own catalog access never goes
 // through name lookup in the caller's path (see cache_store.cpp).
 #include "cache_store.hpp"
+#include "event_trigger_reads.hpp"
 #include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
@@ -24,7 +25,6 @@ extern "C" {
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "utils/tuplestore.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -300,28 +300,11 @@ FAST_COUNT_FUNCTION(fast_count_on_sql_drop)
     if (!OidIsValid(entries))
         PG_RETURN_NULL();
 
-    MemoryContext caller_context = CurrentMemoryContext;
-    List *relids = NIL;
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
-                    "WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-                    "AND objsubid = 0",
-                    true, 0) != SPI_OK_SELECT)
-        elog(ERROR, "could not read the dropped objects");
-    bool drops_our_catalog = false;
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        bool isnull;
-        Datum value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-        if (isnull)
-            continue;
-        Oid relid = DatumGetObjectId(value);
-        drops_our_catalog |= relid == entries;
-        MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
-        relids = lappend_oid(relids, relid);
-        MemoryContextSwitchTo(spi_context);
-    }
-    SPI_finish();
+    List *relids = event_trigger_reads::oids(
+        "SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
+        "WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objsubid = 0",
+        "the dropped objects");
+    bool drops_our_catalog = list_member_oid(relids, entries);
 
     if (!drops_our_catalog) {
         cache_store::forget_relations(relids);
