@@ -27,39 +27,6 @@ namespace fast_count::cache_store {
 
 namespace {
 
-// Column numbers of fast_count.entries; the install and upgrade scripts
-// only ever append columns, and open_entries() checks the layout. Columns
-// after kBaseColumnCount came with 0.2.0; a database still at 0.1.0 (before
-// ALTER EXTENSION ... UPDATE) works without them.
-enum Column : int {
-    kKey = 1,
-    kQuery,
-    kParams,
-    kSettings,
-    kOwner,
-    kRelids,
-    kTables,
-    kCount,
-    kCountedAt,
-    kExpiresAt,
-    kCountDuration,
-    kRegistered,
-    kRefreshEvery,
-    kNextRefreshAt,
-    kRegisteredAt,
-    kLastError,
-    kLastErrorAt,
-    kFailures,
-    kBaseColumnCount = kFailures,
-    kMode,
-    kExactState,
-    kExactPredicate,
-    kIsEstimate,
-    kChangeSignature,
-    kCheckedAt,
-    kColumnCount = kCheckedAt,
-};
-
 const char *const kColumnNames[kColumnCount] = {
     "key",           "query",          "params",        "settings",   "owner",
     "relids",        "tables",         "count",         "counted_at", "expires_at",
@@ -158,6 +125,27 @@ struct Row {
     Datum get(Column column) const { return values[column - 1]; }
 };
 
+// When a registered entry was last counted or found unchanged (or else
+// registered): the start of its current refresh interval.
+TimestampTz last_checked(const Row &row)
+{
+    if (row.is_null(kCount) || row.is_null(kCountedAt))
+        return row.is_null(kRegisteredAt) ? 0 : DatumGetTimestampTz(row.get(kRegisteredAt));
+    TimestampTz counted_at = DatumGetTimestampTz(row.get(kCountedAt));
+    if (row.is_null(kCheckedAt))
+        return counted_at;
+    return Max(counted_at, DatumGetTimestampTz(row.get(kCheckedAt)));
+}
+
+TimestampTz capped_next_refresh(TimestampTz next, TimestampTz last_checked)
+{
+    int64 longest = static_cast<int64>(settings::max_refresh_every) * USECS_PER_SEC;
+    int64 ahead;
+    if (__builtin_sub_overflow(next, last_checked, &ahead) || ahead > longest)
+        return last_checked + longest;
+    return next;
+}
+
 Datum interval_datum(int64 usecs)
 {
     Interval *interval = static_cast<Interval *>(palloc0(sizeof(Interval)));
@@ -187,6 +175,20 @@ bool oid_array_contains(Datum array, List *oids)
         if (!nulls[i] && list_member_oid(oids, DatumGetObjectId(items[i])))
             return true;
     return false;
+}
+
+List *oid_list(Datum array)
+{
+    Datum *items;
+    bool *nulls;
+    int n;
+    deconstruct_array(DatumGetArrayTypeP(array), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &items,
+                      &nulls, &n);
+    List *oids = NIL;
+    for (int i = 0; i < n; i++)
+        if (!nulls[i])
+            oids = lappend_oid(oids, DatumGetObjectId(items[i]));
+    return oids;
 }
 
 // Finds the current version of the key's row; the returned tuple is a copy.
@@ -235,6 +237,14 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
     entry->is_estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
     entry->checked_at =
         row.is_null(kCheckedAt) ? entry->counted_at : DatumGetTimestampTz(row.get(kCheckedAt));
+    // Every user of a registration (readers, the worker, the shared index)
+    // sees its interval and next refresh as capped now.
+    if (entry->registered) {
+        entry->refresh_every_us = capped_interval(entry->refresh_every_us);
+        if (entry->has_next_refresh_at)
+            entry->next_refresh_at =
+                capped_next_refresh(entry->next_refresh_at, last_checked(row));
+    }
     if (with_text) {
         entry->query = TextDatumGetCString(row.get(kQuery));
         entry->params = row.is_null(kParams) ? nullptr : DatumGetArrayTypePCopy(row.get(kParams));
@@ -360,8 +370,20 @@ Oid catalog_oid()
 
 int64 interval_to_usecs(const Interval *interval)
 {
-    return interval->time + interval->day * USECS_PER_DAY +
-           static_cast<int64>(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+    // Saturates: '178000000 years' is longer than any limit, not negative.
+    __int128 usecs = static_cast<__int128>(interval->time) +
+                     static_cast<__int128>(interval->day) * USECS_PER_DAY +
+                     static_cast<__int128>(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+    if (usecs > PG_INT64_MAX)
+        return PG_INT64_MAX;
+    if (usecs < PG_INT64_MIN)
+        return PG_INT64_MIN;
+    return static_cast<int64>(usecs);
+}
+
+int64 capped_interval(int64 refresh_every_us)
+{
+    return Min(refresh_every_us, static_cast<int64>(settings::max_refresh_every) * USECS_PER_SEC);
 }
 
 bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text)
@@ -451,6 +473,7 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
 
     TimestampTz now = GetCurrentTimestamp();
     TimestampTz next = now;
+    refresh_every_us = capped_interval(refresh_every_us);
     if (old_tuple != nullptr && old.has_count && old.counted_at + refresh_every_us > now)
         next = old.counted_at + refresh_every_us;
 
@@ -462,7 +485,10 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
     row.set(kRegistered, BoolGetDatum(true));
     row.set(kRefreshEvery, interval_datum(refresh_every_us));
     row.set(kNextRefreshAt, TimestampTzGetDatum(next));
-    row.set(kRegisteredAt, TimestampTzGetDatum(old.registered ? old.registered_at : registered_at));
+    // A registration taken over by another role is a new one.
+    bool same_registration = old.registered && old.owner == owner;
+    row.set(kRegisteredAt,
+            TimestampTzGetDatum(same_registration ? old.registered_at : registered_at));
     if (old_tuple != nullptr && old.has_count)
         row.set(kExpiresAt, TimestampTzGetDatum(registered_expiry(next)));
     write_row(rel, old_tuple, row);
@@ -511,6 +537,8 @@ List *due_keys(TimestampTz now, TimestampTz *next_due)
             return;
         TimestampTz next =
             row.is_null(kNextRefreshAt) ? now : DatumGetTimestampTz(row.get(kNextRefreshAt));
+        if (DatumGetBool(row.get(kRegistered)))
+            next = capped_next_refresh(next, last_checked(row));
         if (next <= now)
             keys = lappend(keys, copy_key(row.get(kKey)));
         else if (next < *next_due)
@@ -568,6 +596,34 @@ List *keys_registered_as(const char *query, ArrayType *params)
     });
     table_close(rel, AccessShareLock);
     return keys;
+}
+
+void relations_of(const pg_uuid_t &key, List **relids, List **tables)
+{
+    *relids = NIL;
+    *tables = NIL;
+    Relation rel = open_entries(AccessShareLock);
+    HeapTuple tuple = find_row(rel, key);
+    if (tuple != nullptr) {
+        Row row;
+        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        *relids = oid_list(row.get(kRelids));
+        *tables = oid_list(row.get(kTables));
+    }
+    table_close(rel, AccessShareLock);
+}
+
+void for_each_row(RowVisitor visit, void *arg)
+{
+    Relation rel = open_entries(AccessShareLock);
+    scan_all(rel, [&](HeapTuple tuple) {
+        Row row;
+        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        Entry entry;
+        decode(rel, tuple, &entry, false);
+        visit(row.values, row.nulls, entry, arg);
+    });
+    table_close(rel, AccessShareLock);
 }
 
 void forget_relations(List *relids)

@@ -18,6 +18,39 @@ namespace fast_count::cache_store {
 
 using fast_count::Entry;
 
+// Column numbers of fast_count.entries; the install and upgrade scripts
+// only ever append columns, and open_entries() checks the layout. Columns
+// after kBaseColumnCount came with 0.2.0; a database still at 0.1.0 (before
+// ALTER EXTENSION ... UPDATE) works without them.
+enum Column : int {
+    kKey = 1,
+    kQuery,
+    kParams,
+    kSettings,
+    kOwner,
+    kRelids,
+    kTables,
+    kCount,
+    kCountedAt,
+    kExpiresAt,
+    kCountDuration,
+    kRegistered,
+    kRefreshEvery,
+    kNextRefreshAt,
+    kRegisteredAt,
+    kLastError,
+    kLastErrorAt,
+    kFailures,
+    kBaseColumnCount = kFailures,
+    kMode,
+    kExactState,
+    kExactPredicate,
+    kIsEstimate,
+    kChangeSignature,
+    kCheckedAt,
+    kColumnCount = kCheckedAt,
+};
+
 // Fresh read of one entry; false when there is none.
 bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text = false);
 
@@ -66,6 +99,22 @@ List *keys_registered_as(const char *query, ArrayType *params);
 // ones lose their count and are retried (and re-keyed) by the worker.
 void forget_relations(List *relids);
 
+// The relations an entry's query names (relids) and reads once views are
+// expanded (tables); NIL when there is no entry.
+void relations_of(const pg_uuid_t &key, List **relids, List **tables);
+
+// Every row, deformed (value of column c at values[c - 1]; columns the
+// installed layout lacks are NULL), with its decoded entry; for listing.
+using RowVisitor = void (*)(const Datum *values, const bool *nulls, const Entry &entry,
+                            void *arg);
+void for_each_row(RowVisitor visit, void *arg);
+
+// Saturating: a huge interval is INT64_MAX microseconds, never negative.
 int64 interval_to_usecs(const Interval *interval);
+
+// A registration's interval as used now: never longer than
+// fast_count.max_refresh_every, also when it was registered with a longer
+// one (before the setting was lowered, or on 0.2.0).
+int64 capped_interval(int64 refresh_every_us);
 
 } // namespace fast_count::cache_store

@@ -37,6 +37,14 @@ bool usable(const Entry &entry, TimestampTz now)
         return false;
     if (entry.is_estimate && !settings::estimate_on_miss)
         return false;
+    // The reader's own bound, whoever registered the query. Measured from
+    // counted_at, when the number was last produced by running the query:
+    // checked_at only says that the worker, running as the registering role,
+    // saw no change in the tables' statistics, which is a heuristic the
+    // reader has no reason to trust. The shared index mirrors counted_at, so
+    // hits keep reading no table.
+    if (settings::max_age > 0 && now - entry.counted_at >= seconds(settings::max_age))
+        return false;
     if (entry.registered)
         return entry.has_next_refresh_at &&
                now < entry.next_refresh_at + seconds(settings::max_stale);

@@ -21,6 +21,8 @@ int max_entries = 10000;
 int force_recount_after = 3600;
 int memo_size = 1000;
 bool estimate_on_miss = false;
+int max_refresh_every = 86400;
+int max_age = 0;
 
 namespace {
 
@@ -115,6 +117,23 @@ void define_all(bool preloading)
         "Answers a cold miss with the planner's estimate instead of waiting for a count.",
         "The entry is marked as an estimate until the background worker has counted it.",
         &estimate_on_miss, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+    // Server-wide, so that no role can register a query whose count then
+    // stays frozen for everyone else (PGC_SIGHUP: only the administrator
+    // sets it).
+    DefineCustomIntVariable(
+        "fast_count.max_refresh_every", "Longest refresh interval a registration may have.",
+        "Registering with a longer interval is refused; a registration made with a longer one "
+        "(before the setting was lowered) is refreshed at this interval.",
+        &max_refresh_every, 86400, 1, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+        nullptr);
+
+    // The reader's own bound, whoever registered or cached the count.
+    DefineCustomIntVariable(
+        "fast_count.max_age", "Oldest cached count this session is served.",
+        "A cached count taken longer ago than this is a miss for this session, whoever "
+        "registered the query: it counts again. 0 sets no bound.",
+        &max_age, 0, 0, INT_MAX / 1000, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
 
     MarkGUCPrefixReserved("fast_count");
 }

@@ -6,6 +6,7 @@
 // exactly as the caller would run it. Our own catalog access never goes
 // through name lookup in the caller's path (see cache_store.cpp).
 #include "cache_store.hpp"
+#include "entry_visibility.hpp"
 #include "event_trigger_reads.hpp"
 #include "exact_mode.hpp"
 #include "key_lock.hpp"
@@ -31,6 +32,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
 #include "utils/uuid.h"
 }
 
@@ -75,16 +77,45 @@ void require_cacheable(const QueryIdentity *identity, const char *action)
                     errhint("fast_count() counts such a query live on every call.")));
 }
 
-void require_owner(const cache_store::Entry &entry)
+// Registrations over a relation belong to its owner too: whoever owns a
+// table a query reads (or a superuser) can change, take over, refresh or
+// remove any registration of it, so that no other role can freeze its
+// counts. Asked only after the caller proved it may read the relations, so
+// the registering role's name reveals nothing the view does not show.
+void require_manager(const cache_store::Entry &entry, List *relids)
 {
-    if (entry.owner == GetUserId() || has_privs_of_role(GetUserId(), entry.owner))
+    if (entry_visibility::may_manage(entry.owner, relids))
         return;
+    const char *name = GetUserNameFromId(entry.owner, true);
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("query is registered by role \"%s\"",
-                           GetUserNameFromId(entry.owner, true)
-                               ? GetUserNameFromId(entry.owner, true)
-                               : "(dropped role)"),
-                    errdetail("Only members of that role can change or remove the registration.")));
+                           name != nullptr ? name : "(dropped role)"),
+                    errdetail("Only members of that role, owners of a relation the query reads "
+                              "and superusers can change, refresh or remove the registration.")));
+}
+
+// The refresh interval a registration asks for: at least 1 second, at most
+// fast_count.max_refresh_every (a longer one would freeze the count for
+// every reader).
+int64 refresh_interval_argument(FunctionCallInfo fcinfo, int n)
+{
+    bool by_default = PG_ARGISNULL(n);
+    int64 usecs = by_default ? static_cast<int64>(settings::refresh_every) * USECS_PER_SEC
+                             : cache_store::interval_to_usecs(PG_GETARG_INTERVAL_P(n));
+    if (usecs < USECS_PER_SEC)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("refresh interval must be at least 1 second")));
+    if (usecs > static_cast<int64>(settings::max_refresh_every) * USECS_PER_SEC)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("refresh interval must be at most fast_count.max_refresh_every (%s)",
+                        GetConfigOptionByName("fast_count.max_refresh_every", nullptr, false)),
+                 by_default ? errdetail("The interval is fast_count.refresh_every (%s).",
+                                        GetConfigOptionByName("fast_count.refresh_every", nullptr, false))
+                            : 0,
+                 errhint("fast_count.max_refresh_every, set by the administrator, bounds how "
+                         "old a registered count can get.")));
+    return usecs;
 }
 
 // Reads the query, or returns nullptr (and the error in *error) when it no
@@ -169,29 +200,6 @@ FAST_COUNT_FUNCTION(fast_count_stats_reset)
     PG_RETURN_VOID();
 }
 
-// fast_count._counters() returns setof (key, hits, misses, counts) of this database.
-FAST_COUNT_FUNCTION(fast_count_counters)
-{
-    InitMaterializedSRF(fcinfo, 0);
-    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    int capacity = settings::max_entries;
-    auto *rows = static_cast<shared_index::CounterRow *>(
-        palloc(sizeof(shared_index::CounterRow) * (capacity + 1)));
-    int n = shared_index::copy_counters(rows, capacity);
-    for (int i = 0; i < n; i++) {
-        Datum values[4];
-        bool nulls[4] = {false, false, false, false};
-        auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-        *key = rows[i].key;
-        values[0] = UUIDPGetDatum(key);
-        values[1] = Int64GetDatum(static_cast<int64>(rows[i].counters.hits));
-        values[2] = Int64GetDatum(static_cast<int64>(rows[i].counters.misses));
-        values[3] = Int64GetDatum(static_cast<int64>(rows[i].counters.counts));
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    }
-    return static_cast<Datum>(0);
-}
-
 // Statement trigger on fast_count.entries: a hand-made change (not ours, which
 // fire no triggers) makes this database's shared index start over.
 FAST_COUNT_FUNCTION(fast_count_entries_edited)
@@ -207,28 +215,26 @@ FAST_COUNT_FUNCTION(fast_count_entries_edited)
 FAST_COUNT_FUNCTION(fast_count_register)
 {
     const char *query = query_argument(fcinfo, 0);
-    int64 refresh_every_us = PG_ARGISNULL(1) ? static_cast<int64>(settings::refresh_every) *
-                                                   USECS_PER_SEC
-                                             : cache_store::interval_to_usecs(
-                                                   PG_GETARG_INTERVAL_P(1));
-    if (refresh_every_us < USECS_PER_SEC)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("refresh interval must be at least 1 second")));
+    int64 refresh_every_us = refresh_interval_argument(fcinfo, 1);
     ArrayType *params = params_argument(fcinfo, 2);
     exact_mode::Mode mode = exact_mode::mode_argument(fcinfo, 3);
     require_writable("register a query");
 
     QueryIdentity *identity = derive_identity(query, params);
+    // Before anything that depends on the relations (row-level security,
+    // exact-mode eligibility, an existing registration).
+    refresher::check_permissions(identity);
     exact_mode::Eligibility exact{InvalidOid, nullptr};
     if (mode == exact_mode::Mode::kExact)
         exact = exact_mode::check_eligible(identity);
     require_cacheable(identity, "register this query");
-    refresher::check_permissions(identity);
 
     key_lock::lock(identity->key);
     cache_store::Entry entry;
     if (cache_store::lookup(identity->key, &entry) && entry.registered)
-        require_owner(entry);
+        require_manager(entry, identity->relids);
+    // Registering again makes it the caller's: refreshed as the caller,
+    // with the caller's settings.
     cache_store::register_query(identity, refresh_every_us, GetUserId(),
                                 capture_reading_settings(), GetCurrentTimestamp());
     exact_mode::apply(identity, mode, exact);
@@ -246,28 +252,49 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
     ArrayType *params = params_argument(fcinfo, 1);
     require_writable("unregister a query");
 
-    // Registrations under this exact text, plus the one this text reads as
-    // now (another spelling of the same query).
-    List *keys = cache_store::keys_registered_as(query, params);
+    // The registration this text reads as now (another spelling of the same
+    // query), which the caller must be able to read, as for anything else...
     ErrorData *error = nullptr;
     QueryIdentity *identity = try_derive_identity(query, params, &error);
+    List *keys = NIL;
     if (identity != nullptr) {
+        refresher::check_permissions(identity);
         auto *key = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
         *key = identity->key;
         keys = lappend(keys, key);
-    } else if (keys == NIL) {
-        ReThrowError(error);
     }
+    // ...plus registrations under this exact text (whose relations may be
+    // gone, or other ones under another search_path), but only those the
+    // caller registered or may see: the others do not exist for it, so a
+    // guessed text answers the same whether or not someone registered it.
+    List *by_text = cache_store::keys_registered_as(query, params);
+    ListCell *lc;
+    foreach (lc, by_text) {
+        const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
+        if (identity != nullptr && memcmp(key.data, identity->key.data, UUID_LEN) == 0)
+            continue;
+        cache_store::Entry entry;
+        if (!cache_store::lookup(key, &entry))
+            continue;
+        List *relids, *tables;
+        cache_store::relations_of(key, &relids, &tables);
+        if (has_privs_of_role(GetUserId(), entry.owner) ||
+            entry_visibility::may_see(relids, tables))
+            keys = lappend(keys, lfirst(lc));
+    }
+    if (identity == nullptr && keys == NIL)
+        ReThrowError(error);
 
     bool removed = false;
-    ListCell *lc;
     foreach (lc, keys) {
         const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
         key_lock::lock(key);
         cache_store::Entry entry;
         if (!cache_store::lookup(key, &entry) || !entry.registered)
             continue;
-        require_owner(entry);
+        List *relids, *tables;
+        cache_store::relations_of(key, &relids, &tables);
+        require_manager(entry, relids);
         if (entry.exact)
             exact_mode::forget(key);  // its triggers and delta rows
         removed |= cache_store::remove(key);
@@ -284,7 +311,13 @@ FAST_COUNT_FUNCTION(fast_count_refresh)
     ArrayType *params = params_argument(fcinfo, 1);
     require_writable("refresh a cached count");
     QueryIdentity *identity = derive_identity(query, params);
+    refresher::check_permissions(identity);
     require_cacheable(identity, "cache the count of this query");
+    // A registered query is refreshed by those who may manage it: anyone
+    // else who can read the tables gets a count from fast_count().
+    cache_store::Entry entry;
+    if (cache_store::lookup(identity->key, &entry) && entry.registered)
+        require_manager(entry, identity->relids);
     PG_RETURN_INT64(refresher::refresh(identity));
 }
 
