@@ -1,6 +1,7 @@
--- A database at 0.1.0 is updated in place to 0.2.0: its cached counts and
--- registrations are kept, and it ends up with exactly the objects of a new
--- installation. DROP EXTENSION then leaves nothing behind.
+-- A database at 0.1.0 is updated in place to 0.2.0 and then to 0.2.1: its
+-- cached counts and registrations are kept at each step, and it ends up with
+-- exactly the objects of a new installation. DROP EXTENSION then leaves
+-- nothing behind.
 
 -- What the extension consists of, as one fingerprint.
 CREATE FUNCTION public.extension_fingerprint() RETURNS text LANGUAGE sql AS $$
@@ -16,6 +17,8 @@ CREATE FUNCTION public.extension_fingerprint() RETURNS text LANGUAGE sql AS $$
     UNION ALL
     SELECT pg_get_viewdef('fast_count_entries'::regclass)
     UNION ALL
+    SELECT format('view options %s', reloptions) FROM pg_class WHERE oid = 'fast_count_entries'::regclass
+    UNION ALL
     SELECT pg_get_functiondef(p.oid) FROM pg_proc p
      WHERE p.proname LIKE 'fast\_count%' OR p.pronamespace = 'fast_count'::regnamespace
   ) items
@@ -28,7 +31,7 @@ CREATE DATABASE regress_fc_upgrade;
 CREATE EXTENSION fast_count VERSION '0.1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'fast_count';
 
--- The 0.2.0 library works with the 0.1.0 objects.
+-- The library works with the 0.1.0 objects.
 SET fast_count.cache_larger_than = 0;
 CREATE TABLE items AS SELECT generate_series(1, 500) AS id;
 SELECT fast_count('SELECT * FROM items') AS cached;
@@ -37,7 +40,7 @@ SELECT fast_count_refresh('SELECT * FROM items WHERE id > 100') AS refreshed;
 INSERT INTO items SELECT generate_series(501, 600);
 SELECT query, kind, count, refresh_every FROM fast_count_entries ORDER BY query;
 
-ALTER EXTENSION fast_count UPDATE;
+ALTER EXTENSION fast_count UPDATE TO '0.2.0';
 SELECT extversion FROM pg_extension WHERE extname = 'fast_count';
 
 -- Entries are kept, with the new columns filled in...
@@ -48,7 +51,17 @@ SELECT fast_count('SELECT * FROM items') AS still_cached,
        fast_count('SELECT * FROM items WHERE id > 100') AS still_registered;
 SELECT fast_count_estimate('SELECT * FROM items') > 0 AS new_function_works;
 
--- Same objects as a new installation of 0.2.0 (the same fingerprint function,
+-- 0.2.0 -> 0.2.1: the entries view becomes a security barrier over a
+-- function that filters in C; the same entries and registrations.
+ALTER EXTENSION fast_count UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'fast_count';
+SELECT query, kind, count, refresh_every, mode, is_estimate, checked_at = counted_at AS checked
+  FROM fast_count_entries ORDER BY query;
+SELECT fast_count('SELECT * FROM items') AS still_cached,
+       fast_count('SELECT * FROM items WHERE id > 100') AS still_registered;
+SELECT reloptions FROM pg_class WHERE oid = 'fast_count_entries'::regclass;
+
+-- Same objects as a new installation of 0.2.1 (the same fingerprint function,
 -- carried over from the first database).
 :fingerprint_function ;
 SELECT public.extension_fingerprint() = :'fresh_install' AS same_as_fresh_install;

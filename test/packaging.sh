@@ -31,7 +31,8 @@ if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then
   tarball="dist/fast_count-$version.tar.gz"
   tar -tzf "$tarball" > "$out/list" 2>/dev/null
   for member in fast_count.control Makefile META.json README.md LICENSE src/fast_count.cpp \
-                "sql/fast_count--0.1.0.sql" "sql/fast_count--0.1.0--0.2.0.sql"; do
+                "sql/fast_count--0.1.0.sql" "sql/fast_count--0.1.0--0.2.0.sql" \
+                "sql/fast_count--0.2.0--0.2.1.sql"; do
     check "the tarball has $member" grep -qx "fast_count-$version/$member" "$out/list"
   done
   check "the tarball has no build products" bash -c "! grep -E '\.(o|so|bc|d)$' '$out/list'"
