@@ -163,6 +163,18 @@ RESET fast_count.max_age;
 SET fast_count.max_age = -1;
 RESET ROLE;
 
+-- A role that lost SELECT may still remove its own registration, and
+-- learns nothing about anyone else's.
+SET ROLE regress_fc_mallory;
+SELECT fast_count_register('SELECT * FROM shared_t WHERE id > 200', '1 hour') IS NOT NULL AS mallory_registered;
+SET ROLE regress_fc_alice;
+REVOKE SELECT ON shared_t FROM regress_fc_mallory;
+SET ROLE regress_fc_mallory;
+SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 200') AS mallory_unregistered;
+SELECT fast_count_unregister('SELECT * FROM shared_t');  -- alice's
+SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 300');  -- nobody's
+RESET ROLE;
+
 -- The view is a security barrier too (nothing is pushed below the function).
 SELECT reloptions FROM pg_class WHERE oid = 'fast_count_entries'::regclass;
 
