@@ -1,7 +1,9 @@
 // Module entry: configuration, shared memory and the launcher when
 // preloaded, and the transaction callback that the layers share.
 #include "exact_mode.hpp"
+#include "fault_injection.hpp"
 #include "key_lock.hpp"
+#include "pg_boundary.hpp"
 #include "query_memo.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
@@ -22,29 +24,38 @@ void _PG_init(void);
 
 namespace {
 
+// These run at COMMIT, PREPARE and ABORT, where an ERROR is a PANIC: they
+// neither allocate nor raise (no_throw() turns anything unexpected into a
+// WARNING).
 void on_transaction_event(XactEvent event, void *)
 {
     switch (event) {
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
         // Still under the transaction's key locks: publish before they go.
-        fast_count::shared_index::at_transaction_end(true);
-        fast_count::worker_control::at_transaction_end(true);
-        fast_count::key_lock::at_transaction_end();
-        fast_count::query_memo::at_transaction_end();
+        fast_count::no_throw("at commit", [] {
+            fast_count::shared_index::at_transaction_end(true);
+            fast_count::worker_control::at_transaction_end(true);
+            fast_count::key_lock::at_transaction_end();
+            fast_count::query_memo::at_transaction_end();
+        });
         break;
     case XACT_EVENT_PREPARE:
-        fast_count::shared_index::at_prepare();
-        fast_count::worker_control::at_transaction_end(false);
-        fast_count::key_lock::at_transaction_end();
-        fast_count::query_memo::at_transaction_end();
+        fast_count::no_throw("at prepare", [] {
+            fast_count::shared_index::at_prepare();
+            fast_count::worker_control::at_transaction_end(false);
+            fast_count::key_lock::at_transaction_end();
+            fast_count::query_memo::at_transaction_end();
+        });
         break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
-        fast_count::shared_index::at_transaction_end(false);
-        fast_count::worker_control::at_transaction_end(false);
-        fast_count::key_lock::at_transaction_end();
-        fast_count::query_memo::at_transaction_end();
+        fast_count::no_throw("at abort", [] {
+            fast_count::shared_index::at_transaction_end(false);
+            fast_count::worker_control::at_transaction_end(false);
+            fast_count::key_lock::at_transaction_end();
+            fast_count::query_memo::at_transaction_end();
+        });
         break;
     default:
         break;
@@ -56,9 +67,11 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactio
     if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
         return;
     bool committed = event == SUBXACT_EVENT_COMMIT_SUB;
-    int level = GetCurrentTransactionNestLevel();
-    fast_count::shared_index::at_subtransaction_end(committed, level);
-    fast_count::key_lock::at_subtransaction_end(committed, level);
+    fast_count::no_throw("at subtransaction end", [committed] {
+        int level = GetCurrentTransactionNestLevel();
+        fast_count::shared_index::at_subtransaction_end(committed, level);
+        fast_count::key_lock::at_subtransaction_end(committed, level);
+    });
 }
 
 } // namespace
@@ -66,6 +79,7 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactio
 void _PG_init(void)
 {
     fast_count::settings::define_all(process_shared_preload_libraries_in_progress);
+    fast_count::fault::define_setting();
     if (process_shared_preload_libraries_in_progress) {
         fast_count::shared_state::install_hooks();
         fast_count::worker_control::register_launcher();
