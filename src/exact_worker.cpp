@@ -413,7 +413,7 @@ void collect_garbage()
 Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
 {
     Step step = Step::kNothing;
-    bool ok = worker_transaction::run(
+    worker_transaction::Result done = worker_transaction::run(
         keep_context,
         [&] {
             fault::point(fault::kExactTask);
@@ -447,7 +447,9 @@ Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
                 record_failure(key, error);
         });
     pgstat_report_activity(STATE_IDLE, nullptr);
-    return ok ? step : Step::kFailed;
+    if (done == worker_transaction::Result::kFailedUnrecorded)
+        return Step::kBusy;  // no retry time on the entry: look again in a second
+    return done == worker_transaction::Result::kDone ? step : Step::kFailed;
 }
 
 } // namespace

@@ -3,14 +3,16 @@
 extern "C" {
 #include "postgres.h"
 
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 }
 
 #include <cstring>
 
 namespace fast_count::fault {
 
-int armed = kNone;
+unsigned armed = 0;
 
 namespace {
 
@@ -23,28 +25,50 @@ const char *const kSiteNames[] = {
     "callback",
 };
 
-int site_of(const char *name)
+// The bits of a comma-separated list of names; false on an unknown name.
+bool parse_sites(const char *value, unsigned *bits)
 {
-    if (name == nullptr)
-        return kNone;
-    for (int i = 0; i < static_cast<int>(lengthof(kSiteNames)); i++)
-        if (strcmp(name, kSiteNames[i]) == 0)
-            return i;
-    return -1;
-}
-
-bool check_site(char **newval, void **, GucSource)
-{
-    if (site_of(*newval) >= 0)
+    *bits = 0;
+    if (value == nullptr || value[0] == '\0')
         return true;
-    GUC_check_errdetail("Unknown fault injection site \"%s\".", *newval);
-    return false;
+    char *copy = pstrdup(value);
+    List *names = NIL;
+    bool ok = SplitIdentifierString(copy, ',', &names);
+    ListCell *lc;
+    foreach (lc, names) {
+        const char *name = static_cast<const char *>(lfirst(lc));
+        int site = -1;
+        for (int i = 1; i < static_cast<int>(lengthof(kSiteNames)); i++)
+            if (strcmp(name, kSiteNames[i]) == 0)
+                site = i;
+        if (site < 0) {
+            GUC_check_errdetail("Unknown fault injection site \"%s\".", name);
+            ok = false;
+            break;
+        }
+        *bits |= 1u << site;
+    }
+    list_free(names);
+    pfree(copy);
+    return ok;
 }
 
-void assign_site(const char *newval, void *)
+bool check_sites(char **newval, void **extra, GucSource)
 {
-    int site = site_of(newval);
-    armed = site > 0 ? site : kNone;
+    unsigned bits;
+    if (!parse_sites(*newval, &bits))
+        return false;
+    auto *saved = static_cast<unsigned *>(malloc(sizeof(unsigned)));
+    if (saved == nullptr)
+        return false;
+    *saved = bits;
+    *extra = saved;
+    return true;
+}
+
+void assign_sites(const char *, void *extra)
+{
+    armed = extra != nullptr ? *static_cast<unsigned *>(extra) : 0;
 }
 
 } // namespace
@@ -58,9 +82,9 @@ void define_setting()
 {
     DefineCustomStringVariable(
         "fast_count.inject_fault",
-        "Makes one C++/PostgreSQL crossing of fast_count throw std::bad_alloc (for tests).", nullptr,
-        &setting, "", PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, check_site,
-        assign_site, nullptr);
+        "Makes the listed C++/PostgreSQL crossings of fast_count throw std::bad_alloc (for tests).", nullptr,
+        &setting, "", PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, check_sites,
+        assign_sites, nullptr);
 }
 
 } // namespace fast_count::fault

@@ -1,7 +1,8 @@
 // Fault injection for the C++/PostgreSQL crossings: a hidden, superuser-only
-// setting (fast_count.inject_fault) names one place whose next passage
-// throws std::bad_alloc, as a Boost container over palloc would when memory
-// runs out. Unset, each place costs one predictable branch on a global.
+// setting (fast_count.inject_fault, a comma-separated list) names the places
+// whose every passage throws std::bad_alloc, as a Boost container over
+// palloc would when memory runs out. Unset, each place costs one
+// predictable branch on a global.
 #pragma once
 
 #include <new>
@@ -23,13 +24,13 @@ enum Site : int {
     kCallback,        // transaction callbacks at COMMIT/ABORT
 };
 
-extern int armed;  // the Site that fails, kNone when the setting is empty
+extern unsigned armed;  // bit (1 << Site) for each place that fails; 0 when unset
 
 [[noreturn]] void fail();
 
 inline void point(Site site)
 {
-    if (__builtin_expect(armed != kNone, 0) && armed == site)
+    if (__builtin_expect(armed != 0, 0) && (armed & (1u << site)) != 0)
         fail();
 }
 

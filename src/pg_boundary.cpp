@@ -1,5 +1,9 @@
 #include "pg_boundary.hpp"
 
+extern "C" {
+#include "tcop/tcopprot.h"
+}
+
 #include <cstring>
 
 namespace fast_count::boundary {
@@ -26,6 +30,13 @@ ErrorData out_of_memory_error()
     return error;
 }
 
+// Where an error made here is reported; errstart() decides it for the others.
+void set_destinations(ErrorData *error) noexcept
+{
+    error->output_to_server = true;
+    error->output_to_client = whereToSendOutput == DestRemote;
+}
+
 ErrorData static_out_of_memory = out_of_memory_error();
 ErrorData static_internal_error = [] {
     ErrorData error = out_of_memory_error();
@@ -41,6 +52,7 @@ ErrorData *internal_error(const char *what) noexcept
                                    MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO));
     char *message = static_cast<char *>(
         MemoryContextAllocExtended(CurrentMemoryContext, strlen(what) + 32, MCXT_ALLOC_NO_OOM));
+    set_destinations(&static_internal_error);
     if (error == nullptr || message == nullptr)
         return &static_internal_error;
     snprintf(message, strlen(what) + 32, "fast_count internal error: %s", what);
@@ -75,8 +87,12 @@ ErrorData *current_exception_as_error() noexcept
     try {
         throw;
     } catch (const PgError &e) {
-        return e.data() != nullptr ? e.data() : &static_internal_error;
+        if (e.data() != nullptr)
+            return e.data();
+        set_destinations(&static_internal_error);
+        return &static_internal_error;
     } catch (const std::bad_alloc &) {
+        set_destinations(&static_out_of_memory);
         return &static_out_of_memory;
     } catch (const std::exception &e) {
         return internal_error(e.what());

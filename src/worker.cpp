@@ -85,11 +85,12 @@ void report_failure(const pg_uuid_t &key, ErrorData *error)
 }
 
 // Refreshes one registered entry in a transaction of its own. Returns false
-// when the entry was busy (someone else is counting it).
+// when the entry should be looked at again soon: it was busy (someone else
+// is counting it), or its failure could not be recorded.
 bool refresh_one(const pg_uuid_t &key)
 {
     bool busy = false;
-    worker_transaction::run(
+    worker_transaction::Result done = worker_transaction::run(
         cycle_context,
         [&] {
             fault::point(fault::kWorkerRefresh);
@@ -108,7 +109,7 @@ bool refresh_one(const pg_uuid_t &key)
             busy = result.outcome == refresher::Outcome::kBusy;
         },
         [&](ErrorData *error) { report_failure(key, error); });
-    return !busy;
+    return !busy && done != worker_transaction::Result::kFailedUnrecorded;
 }
 
 void drop_expired(List *keys)
@@ -157,16 +158,19 @@ TimestampTz run_cycle()
     MemoryContextSwitchTo(cycle_context);
 
     ListCell *lc;
+    bool any_refreshed = false;
     foreach (lc, due) {
         CHECK_FOR_INTERRUPTS();
         if (!refresh_one(*static_cast<pg_uuid_t *>(lfirst(lc))))
             next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
+        else
+            any_refreshed = true;
     }
     drop_expired(expired);
     next_wake = exact_mode::run_worker_tasks(next_wake);  // backfill, fold, re-derive
 
     // Refreshed entries have new due times; look again right away.
-    if (due != NIL)
+    if (any_refreshed)
         next_wake = Min(next_wake, GetCurrentTimestamp());
     MemoryContextSwitchTo(caller_context);
     return next_wake;

@@ -15,18 +15,25 @@ ErrorData *run_once(MemoryContext keep, Body body, void *arg);
 // When it fails (a PostgreSQL error or a C++ exception) the error is logged
 // as the ERROR it was, the transaction aborted, and record(error) (error in
 // keep) runs in a second transaction, whose own failure is only logged.
-// Returns whether work succeeded. Memory context afterwards: keep.
+// Memory context afterwards: keep.
+enum class Result {
+    kDone,
+    kFailed,            // and recorded
+    kFailedUnrecorded,  // recording failed too: retry soon, not right away
+};
+
 template <typename Work, typename Record>
-bool run(MemoryContext keep, Work &&work, Record &&record)
+Result run(MemoryContext keep, Work &&work, Record &&record)
 {
     auto body = [](void *arg) { (*static_cast<std::remove_reference_t<Work> *>(arg))(); };
     ErrorData *error = detail::run_once(keep, body, const_cast<void *>(static_cast<const void *>(&work)));
     if (error == nullptr)
-        return true;
+        return Result::kDone;
     auto recording = [&record, error] { record(error); };
     auto record_body = [](void *arg) { (*static_cast<decltype(recording) *>(arg))(); };
-    (void) detail::run_once(keep, record_body, &recording);
-    return false;
+    if (detail::run_once(keep, record_body, &recording) != nullptr)
+        return Result::kFailedUnrecorded;
+    return Result::kFailed;
 }
 
 } // namespace fast_count::worker_transaction
