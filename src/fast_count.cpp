@@ -29,37 +29,36 @@ namespace {
 // WARNING).
 void on_transaction_event(XactEvent event, void *)
 {
+    const char *where;
+    bool committed = false;
+    bool prepared = false;
     switch (event) {
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
-        // Still under the transaction's key locks: publish before they go.
-        fast_count::no_throw("at commit", [] {
-            fast_count::shared_index::at_transaction_end(true);
-            fast_count::worker_control::at_transaction_end(true);
-            fast_count::key_lock::at_transaction_end();
-            fast_count::query_memo::at_transaction_end();
-        });
+        where = "at commit";
+        committed = true;
         break;
     case XACT_EVENT_PREPARE:
-        fast_count::no_throw("at prepare", [] {
-            fast_count::shared_index::at_prepare();
-            fast_count::worker_control::at_transaction_end(false);
-            fast_count::key_lock::at_transaction_end();
-            fast_count::query_memo::at_transaction_end();
-        });
+        where = "at prepare";
+        prepared = true;
         break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
-        fast_count::no_throw("at abort", [] {
-            fast_count::shared_index::at_transaction_end(false);
-            fast_count::worker_control::at_transaction_end(false);
-            fast_count::key_lock::at_transaction_end();
-            fast_count::query_memo::at_transaction_end();
-        });
+        where = "at abort";
         break;
     default:
-        break;
+        return;
     }
+    fast_count::no_throw(where, [committed, prepared] {
+        // At commit still under the transaction's key locks: publish before they go.
+        if (prepared)
+            fast_count::shared_index::at_prepare();
+        else
+            fast_count::shared_index::at_transaction_end(committed);
+        fast_count::worker_control::at_transaction_end(committed);
+        fast_count::key_lock::at_transaction_end();
+        fast_count::query_memo::at_transaction_end();
+    });
 }
 
 void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
