@@ -60,6 +60,7 @@ void in_subtransaction(bool commit, Body body, void *arg)
     MemoryContextSwitchTo(caller_context);  // errors are copied here
 
     auto end = [&](bool keep_changes) {
+        MemoryContextSwitchTo(caller_context);  // an error of the rollback is copied here
         pg_call([keep_changes] {
             if (keep_changes)
                 ReleaseCurrentSubTransaction();
@@ -98,7 +99,9 @@ void run_as(Oid role, ArrayType *settings, Body body, void *arg)
     // The user and settings go back before the rollback, also after an
     // error (the rollback would restore them too, but nothing of the
     // role's may run as the caller in between).
+    MemoryContext caller_context = CurrentMemoryContext;
     auto leave = [&] {
+        MemoryContextSwitchTo(caller_context);
         pg_call([&] {
             if (guc_level >= 0)
                 AtEOXact_GUC(false, guc_level);
@@ -107,14 +110,19 @@ void run_as(Oid role, ArrayType *settings, Body body, void *arg)
         });
     };
     restricted::in_subtransaction(false, [&work, &leave](MemoryContext keep) {
+        // pg_call copies an error into the context current when it is
+        // entered: keep, not the scratch context the rollback frees.
+        MemoryContext scratch = MemoryContextSwitchTo(keep);
         try {
             pg_call([&] {
+                MemoryContextSwitchTo(scratch);
                 fault::point(fault::kRestrictedScope);
                 become(work.role, work.saved);
                 *work.guc_level = NewGUCNestLevel();
                 if (work.settings != nullptr)
                     apply_reading_settings(work.settings);
                 work.body(work.arg, keep);
+                MemoryContextSwitchTo(keep);
             });
         } catch (...) {
             leave();

@@ -10,9 +10,12 @@ namespace fast_count::worker_transaction::detail {
 
 namespace {
 
-// Logs the error as PostgreSQL would have, had it not been caught.
-void log_error(ErrorData *error)
+// Logs the error as PostgreSQL would have, had it not been caught, and
+// returns a copy in keep: a PgError's data lives where the innermost
+// pg_call() was entered, often in the transaction about to be aborted.
+ErrorData *log_and_keep(ErrorData *error, MemoryContext keep)
 {
+    ErrorData *volatile kept = nullptr;
     PG_TRY();
     {
         ReThrowError(error);
@@ -20,9 +23,12 @@ void log_error(ErrorData *error)
     PG_CATCH();
     {
         EmitErrorReport();
+        MemoryContextSwitchTo(keep);
+        kept = CopyErrorData();
         FlushErrorState();
     }
     PG_END_TRY();
+    return kept;
 }
 
 } // namespace
@@ -45,7 +51,7 @@ ErrorData *run_once(MemoryContext keep, Body body, void *arg)
     }
     if (error != nullptr) {
         HOLD_INTERRUPTS();
-        log_error(error);
+        error = log_and_keep(error, keep);
         AbortCurrentTransaction();
         RESUME_INTERRUPTS();
     }
