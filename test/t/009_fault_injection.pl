@@ -89,12 +89,29 @@ ok($node->poll_query_until('postgres',
 		"SELECT count = 100 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 0'"),
 	'worker: counted before the faults');
 
+# A failed refresh or exact task alone: recorded on its entry, with a WARNING.
 my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET fast_count.inject_fault = 'worker_refresh,exact_task'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', q{
+	SELECT fast_count_register('SELECT * FROM items WHERE id < 5', mode => 'exact');
+	INSERT INTO items SELECT g, 0 FROM generate_series(301, 310) g;
+});
+ok($node->wait_for_log(qr/WARNING:  fast_count: refresh of registered query failed: out of memory in fast_count/, $log_offset),
+	'worker: a failed refresh is recorded, with a WARNING');
+ok($node->wait_for_log(qr/WARNING:  fast_count: exact count cannot be kept now: out of memory in fast_count/, $log_offset),
+	'worker: a failed exact task is recorded, with a WARNING');
+ok($node->poll_query_until('postgres',
+		"SELECT last_error = 'out of memory in fast_count' FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE id < 5'"),
+	'worker: the error is on the entry');
+
+# And when recording fails too.
+$log_offset = -s $node->logfile;
 $node->safe_psql('postgres',
 	"ALTER SYSTEM SET fast_count.inject_fault = 'worker_refresh,worker_record,exact_task,exact_record'; SELECT pg_reload_conf()");
 $node->safe_psql('postgres', q{
 	SELECT fast_count_register('SELECT * FROM items WHERE id < 20', mode => 'exact');
-	INSERT INTO items SELECT g, 0 FROM generate_series(301, 330) g;
+	INSERT INTO items SELECT g, 0 FROM generate_series(311, 330) g;
 });
 ok($node->wait_for_log(qr/fast_count: refresh of registered query failed|ERROR:  out of memory in fast_count/, $log_offset),
 	'worker: the injected failure is logged as an ERROR');
