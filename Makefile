@@ -13,6 +13,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 # temporary instance.
 REGRESS = install counting keys bad_input caching registry security worker hot_path exact_mode
 REGRESS += security_entries
+REGRESS += security_worker
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=. --outputdir=results_regress

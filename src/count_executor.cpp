@@ -1,9 +1,12 @@
 #include "count_executor.hpp"
 
+#include "restricted_scope.hpp"
+
 extern "C" {
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "portability/instr_time.h"
 #include "tcop/tcopprot.h"
@@ -96,9 +99,14 @@ CountRun execute_count(const QueryIdentity *identity, Snapshot snapshot)
 
 } // namespace
 
-CountRun run_count(const QueryIdentity *identity)
+CountRun run_count(const QueryIdentity *identity, Shared shared)
 {
-    return execute_count(identity, InvalidSnapshot);
+    if (shared == Shared::kNo)
+        return execute_count(identity, InvalidSnapshot);
+    CountRun run{};
+    restricted::run_as(GetUserId(), nullptr,
+                       [&](MemoryContext) { run = execute_count(identity, InvalidSnapshot); });
+    return run;
 }
 
 int64 count_under(const QueryIdentity *identity, Snapshot snapshot)
@@ -107,7 +115,9 @@ int64 count_under(const QueryIdentity *identity, Snapshot snapshot)
     return execute_count(identity, snapshot).count;
 }
 
-CountRun estimate_count(const QueryIdentity *identity)
+namespace {
+
+CountRun plan_estimate(const QueryIdentity *identity)
 {
     MemoryContext plan_context =
         AllocSetContextCreate(CurrentMemoryContext, "fast_count estimate", ALLOCSET_DEFAULT_SIZES);
@@ -133,6 +143,15 @@ CountRun estimate_count(const QueryIdentity *identity)
 
     MemoryContextSwitchTo(caller_context);
     MemoryContextDelete(plan_context);
+    return run;
+}
+
+} // namespace
+
+CountRun estimate_count(const QueryIdentity *identity)
+{
+    CountRun run{};
+    restricted::run_as(GetUserId(), nullptr, [&](MemoryContext) { run = plan_estimate(identity); });
     return run;
 }
 

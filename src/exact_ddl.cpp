@@ -23,6 +23,7 @@
 #include "exact_internal.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
+#include "restricted_scope.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -455,26 +456,12 @@ void drop_detached_truncate_triggers(AlterTableStmt *stmt)
 
 void try_follow_text(const pg_uuid_t &key)
 {
-    MemoryContext caller_context = CurrentMemoryContext;
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
+    ErrorData *error = restricted::try_subtransaction(true, [&](MemoryContext) {
+        fault::point(fault::kFollowText);
         (void) follow_text(key, true);
-        ReleaseCurrentSubTransaction();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        ErrorData *error = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
+    });
+    if (error != nullptr)
         ereport(DEBUG1, (errmsg("fast_count: exact query does not read yet: %s", error->message)));
-    }
-    PG_END_TRY();
-    MemoryContextSwitchTo(caller_context);
-    CurrentResourceOwner = caller_owner;
 }
 
 // Entries over the relations a DDL command named (or over tables that are

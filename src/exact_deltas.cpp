@@ -128,34 +128,37 @@ void flush()
 
 void on_xact(XactEvent event, void *)
 {
-    (void) cpp_entry([event] {
-        switch (event) {
-        case XACT_EVENT_PRE_COMMIT:
-        case XACT_EVENT_PRE_PREPARE:
+    switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+    case XACT_EVENT_PRE_PREPARE:
+        // Before the commit: an error here aborts the transaction normally.
+        (void) cpp_entry([] {
             flush();
-            break;
-        case XACT_EVENT_COMMIT:
-        case XACT_EVENT_ABORT:
-        case XACT_EVENT_PREPARE:
-        case XACT_EVENT_PARALLEL_COMMIT:
-        case XACT_EVENT_PARALLEL_ABORT:
-            clear();
-            break;
-        default:
-            break;
-        }
-        return static_cast<Datum>(0);
-    });
+            return static_cast<Datum>(0);
+        });
+        break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PREPARE:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_PARALLEL_ABORT:
+        no_throw("exact mode at transaction end", [] { clear(); });
+        break;
+    default:
+        break;
+    }
 }
 
+// Merging and dropping only move and erase records: nothing is allocated.
 void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
 {
-    (void) cpp_entry([event] {
+    if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+        return;
+    no_throw("exact mode at subtransaction end", [event] {
         if (event == SUBXACT_EVENT_COMMIT_SUB)
             merge_into_parent(GetCurrentTransactionNestLevel());
-        else if (event == SUBXACT_EVENT_ABORT_SUB)
+        else
             drop_level(GetCurrentTransactionNestLevel());
-        return static_cast<Datum>(0);
     });
 }
 

@@ -250,7 +250,7 @@ void on_xact(XactEvent event, void *)
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
         event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
         event == XACT_EVENT_PARALLEL_ABORT)
-        triggers_at_transaction_end();
+        no_throw("exact triggers at transaction end", [] { triggers_at_transaction_end(); });
 }
 
 } // namespace

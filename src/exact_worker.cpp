@@ -19,8 +19,10 @@
 #include "exact_internal.hpp"
 #include "key_lock.hpp"
 #include "pg_boundary.hpp"
+#include "restricted_scope.hpp"
 #include "settings.hpp"
 #include "worker_control.hpp"
+#include "worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -62,32 +64,47 @@ bool take_lock(const pg_uuid_t &key, bool wait)
     return key_lock::try_lock(key);
 }
 
-// Reads and counts as the entry's owner, with its settings; undone by
-// leave_owner() or by the transaction's end (also after an error).
-struct OwnerScope {
-    Oid saved_user;
-    int saved_context;
-    int guc_level;
+// What an exact entry's text reads as now, read as its owner in the
+// restricted scope (restricted_scope.hpp) and copied out of it.
+struct OwnerRead {
+    QueryIdentity *identity = nullptr;  // without count_query
+    bool is_eligible = false;
+    exact_mode::Eligibility eligibility{InvalidOid, nullptr};
+    bool counted = false;
+    int64 count = 0;
 };
 
-OwnerScope become_owner(const ExactEntry &entry)
-{
-    if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(entry.owner)))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("the role that registered this query (OID %u) no longer exists",
-                               entry.owner)));
-    OwnerScope scope;
-    GetUserIdAndSecContext(&scope.saved_user, &scope.saved_context);
-    SetUserIdAndSecContext(entry.owner, scope.saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    scope.guc_level = NewGUCNestLevel();
-    apply_reading_settings(entry.settings);
-    return scope;
-}
+enum class Eligible { kAsk, kRequire };
 
-void leave_owner(const OwnerScope &scope)
+// Reads the entry's text as its owner, with its settings, and tells whether
+// it is eligible (kRequire: raises when not, as registering would); when
+// snapshot is given and the text still reads as count_key, counts under it.
+OwnerRead read_as_owner(const ExactEntry &entry, Eligible eligible_how,
+                        const pg_uuid_t *count_key = nullptr, Snapshot snapshot = InvalidSnapshot)
 {
-    AtEOXact_GUC(true, scope.guc_level);
-    SetUserIdAndSecContext(scope.saved_user, scope.saved_context);
+    OwnerRead read;
+    restricted::run_as(entry.owner, entry.settings, [&](MemoryContext keep) {
+        QueryIdentity *identity = derive_identity(entry.query, entry.params);
+        exact_mode::Eligibility eligibility{InvalidOid, nullptr};
+        const char *why = nullptr;
+        bool is_eligible = true;
+        if (eligible_how == Eligible::kRequire)
+            eligibility = exact_mode::check_eligible(identity);
+        else
+            is_eligible = eligible(identity, &eligibility, &why);
+        if (count_key != nullptr && same_key(identity->key, *count_key)) {
+            read.count = count_under(identity, snapshot);
+            read.counted = true;
+        }
+        MemoryContext scratch = MemoryContextSwitchTo(keep);
+        read.identity = copy_identity(identity);
+        read.is_eligible = is_eligible;
+        read.eligibility.table = eligibility.table;
+        read.eligibility.predicate =
+            eligibility.predicate != nullptr ? pstrdup(eligibility.predicate) : nullptr;
+        MemoryContextSwitchTo(scratch);
+    });
+    return read;
 }
 
 bool relation_exists(Oid relid)
@@ -112,14 +129,15 @@ bool writers_excluded(Oid table)
 
 // Writes the new key's entry as a ready exact count carried over from key
 // (which the caller holds the lock of); false when that cannot be done.
-bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdentity *identity)
+// eligibility: how the text reads now, nullptr when not eligible.
+bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdentity *identity,
+                 const exact_mode::Eligibility *eligibility_now)
 {
     if (entry.state != State::kReady || !writers_excluded(entry.table))
         return false;
-    exact_mode::Eligibility eligibility{InvalidOid, nullptr};
-    const char *why = nullptr;
-    if (!eligible(identity, &eligibility, &why) || eligibility.table != entry.table)
+    if (eligibility_now == nullptr || eligibility_now->table != entry.table)
         return false;
+    const exact_mode::Eligibility &eligibility = *eligibility_now;
     // Every writer has committed or aborted: the latest rows are the count
     // (this transaction's own pending changes move along below).
     exact_store::Sum latest = exact_store::sum(key, nullptr);
@@ -141,9 +159,11 @@ bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdent
 
 // Moves the registration of key to identity's key (same owner, interval
 // and settings), carrying the count over when allowed and possible, or to
-// be re-derived there.
+// be re-derived there. carry: how the text reads now when the count may be
+// carried over, else nullptr. Runs as the owner, outside the rolled-back
+// scope (its writes persist).
 void move_registration(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdentity *identity,
-                       bool allow_carry)
+                       const exact_mode::Eligibility *carry)
 {
     cache_store::Entry old;
     if (!cache_store::lookup(key, &old, true))
@@ -154,7 +174,7 @@ void move_registration(const pg_uuid_t &key, const ExactEntry &entry, const Quer
     if (!already_exact) {
         cache_store::register_query(identity, old.refresh_every_us, old.owner, old.settings,
                                     old.registered_at);
-        if (!allow_carry || !carry_count(key, entry, identity)) {
+        if (carry == nullptr || !carry_count(key, entry, identity, carry)) {
             exact_store::remove_all(identity->key);
             exact_store::Change change;
             change.mode = "exact";
@@ -187,18 +207,18 @@ bool follow_text(const pg_uuid_t &key, bool allow_carry)
     ExactEntry entry;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact)
         return false;
-    OwnerScope scope = become_owner(entry);
-    QueryIdentity *identity = derive_identity(entry.query, entry.params);
-    bool moved = false;
-    if (!same_key(identity->key, key)) {
-        key_lock::lock(key);
-        if (exact_store::lookup(key, &entry, true) && entry.exact) {
-            move_registration(key, entry, identity, allow_carry);
-            moved = true;
-        }
-    }
-    leave_owner(scope);
-    return moved;
+    OwnerRead read = read_as_owner(entry, Eligible::kAsk);
+    if (same_key(read.identity->key, key))
+        return false;
+    key_lock::lock(key);
+    if (!exact_store::lookup(key, &entry, true) || !entry.exact)
+        return false;
+    const exact_mode::Eligibility *carry =
+        allow_carry && read.is_eligible ? &read.eligibility : nullptr;
+    restricted::persist_as(entry.owner, [&](MemoryContext) {
+        move_registration(key, entry, read.identity, carry);
+    });
+    return true;
 }
 
 Step rederive(const pg_uuid_t &key, bool wait_for_lock)
@@ -206,40 +226,37 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
     ExactEntry entry;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact || entry.state != State::kRederive)
         return Step::kNothing;
-    OwnerScope scope = become_owner(entry);
-    QueryIdentity *identity = derive_identity(entry.query, entry.params);
-    if (!same_key(identity->key, key)) {
-        if (!take_lock(key, wait_for_lock)) {
-            leave_owner(scope);
+    OwnerRead read = read_as_owner(entry, Eligible::kRequire);
+    if (!same_key(read.identity->key, key)) {
+        if (!take_lock(key, wait_for_lock))
             return Step::kBusy;
-        }
-        move_registration(key, entry, identity, false);
-        leave_owner(scope);
+        restricted::persist_as(entry.owner, [&](MemoryContext) {
+            move_registration(key, entry, read.identity, nullptr);
+        });
         return Step::kDone;
     }
-    exact_mode::Eligibility eligibility = exact_mode::check_eligible(identity);
+    const exact_mode::Eligibility &eligibility = read.eligibility;
 
     // No writer may be in flight while the predicate changes: those after
     // this transaction use the new one, those before have committed.
     LockRelationOid(eligibility.table, ShareRowExclusiveLock);
     if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
         (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
-    if (!take_lock(key, wait_for_lock)) {
-        leave_owner(scope);
+    if (!take_lock(key, wait_for_lock))
         return Step::kBusy;
-    }
     if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
-        entry.state != State::kRederive) {
-        leave_owner(scope);
+        entry.state != State::kRederive)
         return Step::kNothing;
-    }
-    ensure_triggers(eligibility.table, eligibility.predicate);
-    const char *problem = trigger_problem(eligibility.table);
-    if (problem != nullptr)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("the exact count cannot be kept: %s", problem),
-                        errhint("Enable the trigger (ALTER TABLE ... ENABLE ALWAYS TRIGGER), or "
-                                "unregister the query.")));
+    // The triggers are created with the owner's privileges, and persist.
+    restricted::persist_as(entry.owner, [&](MemoryContext) {
+        ensure_triggers(eligibility.table, eligibility.predicate);
+        const char *problem = trigger_problem(eligibility.table);
+        if (problem != nullptr)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("the exact count cannot be kept: %s", problem),
+                            errhint("Enable the trigger (ALTER TABLE ... ENABLE ALWAYS TRIGGER), or "
+                                    "unregister the query.")));
+    });
     exact_store::remove_all(key);
     exact_store::Change change;
     change.set_state = true;
@@ -249,7 +266,6 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
     change.clear_error = true;
     exact_store::update(key, change);
     CacheInvalidateRelcacheByRelid(eligibility.table);
-    leave_owner(scope);
     return Step::kDone;
 }
 
@@ -258,30 +274,19 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     ExactEntry entry;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact || entry.state != State::kBackfill)
         return Step::kNothing;
-    OwnerScope scope = become_owner(entry);
-    // Reading the text locks the table (ACCESS SHARE) before the key: the
-    // order TRUNCATE takes them in. So must the partitions the count reads.
-    QueryIdentity *identity = derive_identity(entry.query, entry.params);
-    if (OidIsValid(entry.table) && get_rel_relkind(entry.table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(entry.table, AccessShareLock, nullptr);
-    if (!take_lock(key, wait_for_lock)) {
-        leave_owner(scope);
+    // The table (ACCESS SHARE) before the key: the order TRUNCATE takes
+    // them in. So must the partitions the count reads. Taken here, not by
+    // reading the text in the owner's scope, whose rollback releases locks.
+    if (OidIsValid(entry.table)) {
+        LockRelationOid(entry.table, AccessShareLock);
+        if (get_rel_relkind(entry.table) == RELKIND_PARTITIONED_TABLE)
+            (void) find_all_inheritors(entry.table, AccessShareLock, nullptr);
+    }
+    if (!take_lock(key, wait_for_lock))
         return Step::kBusy;
-    }
     if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
-        entry.state != State::kBackfill) {
-        leave_owner(scope);
+        entry.state != State::kBackfill)
         return Step::kNothing;
-    }
-    if (!same_key(identity->key, key)) {
-        // The text reads something else now: re-derive first.
-        exact_store::Change change;
-        change.set_state = true;
-        change.state = State::kRederive;
-        exact_store::update(key, change);
-        leave_owner(scope);
-        return Step::kDone;
-    }
 
     // One snapshot, taken after the state was read: the triggers were in
     // place for every transaction it does not see.
@@ -289,7 +294,17 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     INSTR_TIME_SET_CURRENT(start);
     PushActiveSnapshot(GetLatestSnapshot());
     Snapshot snapshot = GetActiveSnapshot();
-    int64 count = count_under(identity, snapshot);
+    OwnerRead read = read_as_owner(entry, Eligible::kAsk, &key, snapshot);
+    if (!read.counted) {
+        // The text reads something else now: re-derive first.
+        PopActiveSnapshot();
+        exact_store::Change change;
+        change.set_state = true;
+        change.state = State::kRederive;
+        exact_store::update(key, change);
+        return Step::kDone;
+    }
+    int64 count = read.count;
     exact_store::Sum seen = exact_store::sum(key, snapshot);
     PopActiveSnapshot();
     exact_store::insert_base(key, count - seen.sum);
@@ -306,7 +321,6 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
             (errmsg("fast_count: exact count established: %lld rows in %.1f ms",
                     static_cast<long long>(count), INSTR_TIME_GET_MILLISEC(elapsed)),
              errdetail("Query: %s", entry.query)));
-    leave_owner(scope);
     return Step::kDone;
 }
 
@@ -344,39 +358,37 @@ int64 retry_delay_us(int failures)
     return Min(delay, 300 * USECS_PER_SEC);
 }
 
+// Records a failed re-derive or backfill on the entry, under its key lock:
+// when to try again; a failed backfill (the text no longer reads, say) is
+// re-derived when it is retried. false when the entry is gone or busy.
+bool note_failure(const pg_uuid_t &key, const char *message, bool wait, ExactEntry *entry,
+                  TimestampTz *retry_at)
+{
+    if (!take_lock(key, wait) || !exact_store::lookup(key, entry, true) || !entry->exact)
+        return false;
+    *retry_at = GetCurrentTimestamp() + retry_delay_us(entry->failures + 1);
+    exact_store::Change change;
+    change.error = message;
+    change.retry_at = *retry_at;
+    if (entry->state == State::kBackfill) {
+        change.set_state = true;
+        change.state = State::kRederive;
+    }
+    exact_store::update(key, change);
+    return true;
+}
+
 void record_failure(const pg_uuid_t &key, ErrorData *error)
 {
-    PG_TRY();
-    {
-        StartTransactionCommand();
-        ExactEntry entry;
-        if (key_lock::try_lock(key) && exact_store::lookup(key, &entry, true) && entry.exact) {
-            TimestampTz retry_at = GetCurrentTimestamp() + retry_delay_us(entry.failures + 1);
-            exact_store::Change change;
-            change.error = error->message;
-            change.retry_at = retry_at;
-            // A backfill that failed (the text no longer reads, say) is
-            // re-derived when it is retried.
-            if (entry.state == State::kBackfill) {
-                change.set_state = true;
-                change.state = State::kRederive;
-            }
-            exact_store::update(key, change);
-            ereport(WARNING,
-                    (errmsg("fast_count: exact count cannot be kept now: %s", error->message),
-                     errdetail("Query: %s", entry.query),
-                     errhint("fast_count() counts this query live; the worker tries again at %s.",
-                             timestamptz_to_str(retry_at))));
-        }
-        CommitTransactionCommand();
-    }
-    PG_CATCH();
-    {
-        EmitErrorReport();
-        FlushErrorState();
-        AbortCurrentTransaction();
-    }
-    PG_END_TRY();
+    fault::point(fault::kExactRecord);
+    ExactEntry entry;
+    TimestampTz retry_at;
+    if (note_failure(key, error->message, false, &entry, &retry_at))
+        ereport(WARNING,
+                (errmsg("fast_count: exact count cannot be kept now: %s", error->message),
+                 errdetail("Query: %s", entry.query),
+                 errhint("fast_count() counts this query live; the worker tries again at %s.",
+                         timestamptz_to_str(retry_at))));
 }
 
 void collect_garbage()
@@ -400,54 +412,44 @@ void collect_garbage()
 // recorded on the entry, and the worker goes on.
 Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
 {
-    volatile Step step = Step::kNothing;
-    ErrorData *volatile error = nullptr;
-    PG_TRY();
-    {
-        StartTransactionCommand();
-        PushActiveSnapshot(GetTransactionSnapshot());
-        switch (task) {
-        case Task::kRederive:
-            pgstat_report_activity(STATE_RUNNING, "fast_count: re-deriving an exact query");
-            step = rederive(key, false);
-            break;
-        case Task::kBackfill:
-            pgstat_report_activity(STATE_RUNNING, "fast_count: counting an exact query (backfill)");
-            step = backfill(key, false);
-            break;
-        case Task::kFold: {
-            pgstat_report_activity(STATE_RUNNING, "fast_count: folding exact deltas");
-            int64 rows;
-            step = fold_key(key, false, &rows);
-            rows_folded = rows;
-            if (rows > 0)
-                ereport(DEBUG1, (errmsg("fast_count: folded %lld delta rows",
-                                        static_cast<long long>(rows))));
-            break;
-        }
-        case Task::kGarbage:
-            collect_garbage();
-            break;
-        }
-        PopActiveSnapshot();
-        CommitTransactionCommand();
-    }
-    PG_CATCH();
-    {
-        HOLD_INTERRUPTS();
-        MemoryContextSwitchTo(keep_context);
-        error = CopyErrorData();
-        EmitErrorReport();
-        FlushErrorState();
-        AbortCurrentTransaction();
-        RESUME_INTERRUPTS();
-        step = Step::kFailed;
-    }
-    PG_END_TRY();
+    Step step = Step::kNothing;
+    worker_transaction::Result done = worker_transaction::run(
+        keep_context,
+        [&] {
+            fault::point(fault::kExactTask);
+            switch (task) {
+            case Task::kRederive:
+                pgstat_report_activity(STATE_RUNNING, "fast_count: re-deriving an exact query");
+                step = rederive(key, false);
+                break;
+            case Task::kBackfill:
+                pgstat_report_activity(STATE_RUNNING,
+                                       "fast_count: counting an exact query (backfill)");
+                step = backfill(key, false);
+                break;
+            case Task::kFold: {
+                pgstat_report_activity(STATE_RUNNING, "fast_count: folding exact deltas");
+                int64 rows;
+                step = fold_key(key, false, &rows);
+                rows_folded = rows;
+                if (rows > 0)
+                    ereport(DEBUG1, (errmsg("fast_count: folded %lld delta rows",
+                                            static_cast<long long>(rows))));
+                break;
+            }
+            case Task::kGarbage:
+                collect_garbage();
+                break;
+            }
+        },
+        [&](ErrorData *error) {
+            if (task != Task::kFold && task != Task::kGarbage)
+                record_failure(key, error);
+        });
     pgstat_report_activity(STATE_IDLE, nullptr);
-    if (error != nullptr && task != Task::kFold && task != Task::kGarbage)
-        record_failure(key, error);
-    return step;
+    if (done == worker_transaction::Result::kFailedUnrecorded)
+        return Step::kBusy;  // no retry time on the entry: look again in a second
+    return done == worker_transaction::Result::kDone ? step : Step::kFailed;
 }
 
 } // namespace
@@ -528,41 +530,16 @@ namespace {
 // the entry like the worker records it, and the entry stays as it was.
 void settle(const pg_uuid_t &key)
 {
-    MemoryContext caller_context = CurrentMemoryContext;
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    ErrorData *volatile error = nullptr;
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
+    ErrorData *error = restricted::try_subtransaction(true, [&](MemoryContext) {
+        fault::point(fault::kSettle);
         if (rederive(key, true) == Step::kDone)
             CommandCounterIncrement();
         (void) backfill(key, true);
-        ReleaseCurrentSubTransaction();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        error = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-    }
-    PG_END_TRY();
-    MemoryContextSwitchTo(caller_context);
-    CurrentResourceOwner = caller_owner;
+    });
     if (error != nullptr) {
         ExactEntry entry;
-        key_lock::lock(key);
-        if (exact_store::lookup(key, &entry) && entry.exact) {
-            exact_store::Change change;
-            change.error = error->message;
-            change.retry_at = GetCurrentTimestamp() + retry_delay_us(entry.failures + 1);
-            if (entry.state == State::kBackfill) {
-                change.set_state = true;
-                change.state = State::kRederive;
-            }
-            exact_store::update(key, change);
-        }
+        TimestampTz retry_at;
+        (void) note_failure(key, error->message, true, &entry, &retry_at);
     }
 }
 

@@ -9,6 +9,8 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+#include "fault_injection.hpp"
+
 #include <cstddef>
 #include <new>
 
@@ -28,6 +30,7 @@ public:
 
     T *allocate(std::size_t n)
     {
+        fault::point(fault::kAllocator);
         void *memory = MemoryContextAllocExtended(context_, n * sizeof(T), MCXT_ALLOC_NO_OOM);
         if (memory == nullptr)
             throw std::bad_alloc();

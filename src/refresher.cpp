@@ -5,6 +5,7 @@
 #include "exact_mode.hpp"
 #include "key_lock.hpp"
 #include "query_memo.hpp"
+#include "restricted_scope.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "worker_control.hpp"
@@ -61,7 +62,7 @@ bool worth_keeping(const CountRun &run)
 int64 count_live(const QueryIdentity *identity, const char *why)
 {
     elog(DEBUG1, "fast_count: counting live: %s", why);
-    CountRun run = run_count(identity);
+    CountRun run = run_count(identity, Shared::kNo);
     shared_index::note(identity->key, Event::kLiveCount, run.milliseconds);
     return run.count;
 }
@@ -69,7 +70,7 @@ int64 count_live(const QueryIdentity *identity, const char *why)
 CountRun count_and_store(const QueryIdentity *identity)
 {
     bytea *signature = change_signature(identity);
-    CountRun run = run_count(identity);
+    CountRun run = run_count(identity, Shared::kYes);
     cache_store::store_count(identity, run, signature);
     shared_index::note(identity->key, Event::kCount, run.milliseconds);  // after the store
     return run;
@@ -180,7 +181,7 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     }
 
     bytea *signature = change_signature(fresh);
-    CountRun run = run_count(fresh);
+    CountRun run = run_count(fresh, Shared::kYes);
     if ((found && entry.registered) || worth_keeping(run))
         cache_store::store_count(fresh, run, signature);
     else if (found)
@@ -220,6 +221,65 @@ int64 refresh(const QueryIdentity *identity)
     return count_and_store(identity).count;
 }
 
+namespace {
+
+// What refresh_entry() read as the owner, copied out of the rolled-back scope.
+struct OwnerReading {
+    QueryIdentity *identity = nullptr;  // without count_query
+    bytea *signature = nullptr;
+    bool unchanged = false;  // the tables did not change: the count stands
+    TimestampTz checked_at = 0;
+    CountRun run{};
+};
+
+bytea *copy_signature(const bytea *signature, MemoryContext keep)
+{
+    if (signature == nullptr)
+        return nullptr;
+    auto *copy = static_cast<bytea *>(MemoryContextAlloc(keep, VARSIZE(signature)));
+    memcpy(copy, signature, VARSIZE(signature));
+    return copy;
+}
+
+// Reads the registered text as its owner in the restricted scope (parse
+// analysis runs type input functions, the planner folds immutable ones)
+// and, when it still reads as expected_key, counts it unless its tables are
+// unchanged. Nothing the owner's code does outlives this.
+OwnerReading read_as_owner(const Entry &entry, const pg_uuid_t &expected_key)
+{
+    OwnerReading reading;
+    restricted::run_as(entry.owner, entry.settings, [&](MemoryContext keep) {
+        QueryIdentity *identity = derive_identity(entry.query, entry.params);
+        if (identity->uncacheable != nullptr)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("the registered query can no longer be cached: %s",
+                                   identity->uncacheable)));
+        MemoryContext scratch = MemoryContextSwitchTo(keep);
+        reading.identity = copy_identity(identity);
+        MemoryContextSwitchTo(scratch);
+        if (!same_key(identity->key, expected_key))
+            return;
+        bytea *signature = change_signature(identity);
+        TimestampTz now = GetCurrentTimestamp();
+        bool recount_due = settings::force_recount_after >= 0 &&
+                           now >= entry.counted_at + seconds(settings::force_recount_after);
+        if (entry.has_count && !entry.is_estimate && !recount_due &&
+            same_signature(signature, entry.change_signature)) {
+            // Not counting, but the owner must still be allowed to.
+            check_permissions(identity);
+            reading.unchanged = true;
+            reading.checked_at = now;
+        } else {
+            pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: counting %s", entry.query));
+            reading.run = run_count(identity, Shared::kNo);  // restricted already
+            reading.signature = copy_signature(signature, keep);
+        }
+    });
+    return reading;
+}
+
+} // namespace
+
 WorkerResult refresh_entry(const pg_uuid_t &key)
 {
     WorkerResult result{Outcome::kGone, 0, 0.0, nullptr};
@@ -232,72 +292,55 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
         result.outcome = Outcome::kNotDue;
         return result;
     }
-    if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(entry.owner)))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("the role that registered this query (OID %u) no longer exists",
-                               entry.owner)));
+    restricted::check_owner_exists(entry.owner);
 
-    // Read and count the query as its owner did; the transaction's end
-    // restores the user and the settings, also after an error.
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(entry.owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    int guc_level = NewGUCNestLevel();
-    apply_reading_settings(entry.settings);
-
-    QueryIdentity *identity = derive_identity(entry.query, entry.params);
-    if (identity->uncacheable != nullptr)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("the registered query can no longer be cached: %s",
-                               identity->uncacheable)));
-
+    // Key locks are the transaction's: taken here, outside the owner's
+    // scope, whose rollback would release them.
     if (!key_lock::try_lock(key)) {
         result.outcome = Outcome::kBusy;
-    } else if (!same_key(identity->key, key)) {
+        return result;
+    }
+    if (!cache_store::lookup(key, &entry, true) || !(entry.registered || entry.is_estimate) ||
+        (entry.has_next_refresh_at && entry.next_refresh_at > GetCurrentTimestamp())) {
+        result.outcome = entry.registered ? Outcome::kNotDue : Outcome::kGone;
+        return result;
+    }
+
+    OwnerReading reading = read_as_owner(entry, key);
+    const QueryIdentity *identity = reading.identity;
+    if (!same_key(identity->key, key)) {
         // The text now reads other relations (a table was recreated, or the
         // database was restored): the registration follows the text.
         if (!key_lock::try_lock(identity->key)) {
             result.outcome = Outcome::kBusy;
-        } else {
-            ereport(settings::log_level,
-                    (errmsg("fast_count: registered query now reads other relations; moving "
-                            "it from key %s to %s",
-                            key_to_cstring(key), key_to_cstring(identity->key))));
-            if (entry.registered)
-                cache_store::register_query(identity, entry.refresh_every_us, entry.owner,
-                                            entry.settings, entry.registered_at);
-            cache_store::remove(key);
-            CountRun run = count_and_store(identity);
-            result = {Outcome::kRefreshed, run.count, run.milliseconds, entry.query};
+            return result;
         }
-    } else if (!cache_store::lookup(key, &entry, true) ||
-               !(entry.registered || entry.is_estimate) ||
-               (entry.has_next_refresh_at && entry.next_refresh_at > GetCurrentTimestamp())) {
-        result.outcome = entry.registered ? Outcome::kNotDue : Outcome::kGone;
-    } else {
-        bytea *signature = change_signature(identity);
-        TimestampTz now = GetCurrentTimestamp();
-        bool recount_due = settings::force_recount_after >= 0 &&
-                           now >= entry.counted_at + seconds(settings::force_recount_after);
-        if (entry.has_count && !entry.is_estimate && !recount_due &&
-            same_signature(signature, entry.change_signature)) {
-            // Not counting, but the owner must still be allowed to.
-            check_permissions(identity);
-            cache_store::confirm_count(key, now);
-            result = {Outcome::kUnchanged, entry.count, 0.0, result.query};
-        } else {
-            pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: counting %s", entry.query));
-            CountRun run = run_count(identity);
-            cache_store::store_count(identity, run, signature);
-            shared_index::note(key, Event::kCount, run.milliseconds);
-            result = {Outcome::kRefreshed, run.count, run.milliseconds, result.query};
+        Entry moved = entry;
+        moved.has_count = false;  // counted afresh under the new key
+        OwnerReading counted = read_as_owner(moved, identity->key);
+        if (!same_key(counted.identity->key, identity->key)) {
+            result.outcome = Outcome::kBusy;  // changed again meanwhile: next time
+            return result;
         }
+        ereport(settings::log_level,
+                (errmsg("fast_count: registered query now reads other relations; moving "
+                        "it from key %s to %s",
+                        key_to_cstring(key), key_to_cstring(identity->key))));
+        if (entry.registered)
+            cache_store::register_query(identity, entry.refresh_every_us, entry.owner,
+                                        entry.settings, entry.registered_at);
+        cache_store::remove(key);
+        cache_store::store_count(counted.identity, counted.run, counted.signature);
+        shared_index::note(identity->key, Event::kCount, counted.run.milliseconds);
+        return {Outcome::kRefreshed, counted.run.count, counted.run.milliseconds, entry.query};
     }
-
-    AtEOXact_GUC(true, guc_level);
-    SetUserIdAndSecContext(saved_user, saved_context);
-    return result;
+    if (reading.unchanged) {
+        cache_store::confirm_count(key, reading.checked_at);
+        return {Outcome::kUnchanged, entry.count, 0.0, result.query};
+    }
+    cache_store::store_count(identity, reading.run, reading.signature);
+    shared_index::note(key, Event::kCount, reading.run.milliseconds);
+    return {Outcome::kRefreshed, reading.run.count, reading.run.milliseconds, result.query};
 }
 
 } // namespace fast_count::refresher

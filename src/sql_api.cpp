@@ -13,6 +13,7 @@
 #include "pg_boundary.hpp"
 #include "query_identity.hpp"
 #include "refresher.hpp"
+#include "restricted_scope.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "worker_control.hpp"
@@ -123,27 +124,14 @@ int64 refresh_interval_argument(FunctionCallInfo fcinfo, int n)
 // longer reads: a registration can be removed after its table is gone.
 QueryIdentity *try_derive_identity(const char *query, ArrayType *params, ErrorData **error)
 {
-    MemoryContext caller_context = CurrentMemoryContext;
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    QueryIdentity *volatile identity = nullptr;
-
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
-        identity = derive_identity(query, params);
-        ReleaseCurrentSubTransaction();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        *error = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-    }
-    PG_END_TRY();
-    MemoryContextSwitchTo(caller_context);
-    CurrentResourceOwner = caller_owner;
+    QueryIdentity *identity = nullptr;
+    *error = restricted::try_subtransaction(
+        true, [&](MemoryContext keep) {
+            QueryIdentity *read = derive_identity(query, params);
+            MemoryContext scratch = MemoryContextSwitchTo(keep);
+            identity = copy_identity(read);
+            MemoryContextSwitchTo(scratch);
+        });
     return identity;
 }
 

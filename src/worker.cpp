@@ -10,6 +10,7 @@
 #include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
+#include "worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -65,72 +66,50 @@ int64 retry_delay_us(int failures, int64 refresh_every_us)
     return Min(delay, Max(refresh_every_us, 10 * USECS_PER_SEC));
 }
 
+// Records a failed refresh on its entry: the count is kept, the retry waits.
 void report_failure(const pg_uuid_t &key, ErrorData *error)
 {
-    PG_TRY();
-    {
-        StartTransactionCommand();
-        cache_store::Entry entry;
-        if (key_lock::try_lock(key) && cache_store::lookup(key, &entry, true) &&
-            (entry.registered || entry.is_estimate)) {
-            TimestampTz retry_at =
-                GetCurrentTimestamp() + retry_delay_us(entry.failures, entry.refresh_every_us);
-            cache_store::record_failure(key, error->message, retry_at);
-            ereport(WARNING,
-                    (errmsg("fast_count: refresh of registered query failed: %s", error->message),
-                     errdetail("Query: %s", entry.query),
-                     errhint("The cached count is kept; the worker tries again at %s.",
-                             timestamptz_to_str(retry_at))));
-        }
-        CommitTransactionCommand();
+    fault::point(fault::kWorkerRecord);
+    cache_store::Entry entry;
+    if (key_lock::try_lock(key) && cache_store::lookup(key, &entry, true) &&
+        (entry.registered || entry.is_estimate)) {
+        TimestampTz retry_at =
+            GetCurrentTimestamp() + retry_delay_us(entry.failures, entry.refresh_every_us);
+        cache_store::record_failure(key, error->message, retry_at);
+        ereport(WARNING,
+                (errmsg("fast_count: refresh of registered query failed: %s", error->message),
+                 errdetail("Query: %s", entry.query),
+                 errhint("The cached count is kept; the worker tries again at %s.",
+                         timestamptz_to_str(retry_at))));
     }
-    PG_CATCH();
-    {
-        EmitErrorReport();
-        FlushErrorState();
-        AbortCurrentTransaction();
-    }
-    PG_END_TRY();
 }
 
 // Refreshes one registered entry in a transaction of its own. Returns false
-// when the entry was busy (someone else is counting it).
+// when the entry should be looked at again soon: it was busy (someone else
+// is counting it), or its failure could not be recorded.
 bool refresh_one(const pg_uuid_t &key)
 {
-    volatile bool busy = false;
-    PG_TRY();
-    {
-        StartTransactionCommand();
-        PushActiveSnapshot(GetTransactionSnapshot());
-        pgstat_report_activity(STATE_RUNNING, "fast_count: checking a registered query");
-        refresher::WorkerResult result = refresher::refresh_entry(key);
-        if (result.outcome == refresher::Outcome::kUnchanged)
-            ereport(DEBUG1, (errmsg("fast_count: tables unchanged, count of %lld kept",
-                                    static_cast<long long>(result.count)),
-                             errdetail("Query: %s", result.query)));
-        if (result.outcome == refresher::Outcome::kRefreshed) {
-            ereport(settings::log_level,
-                    (errmsg("fast_count: refreshed registered query: %lld rows in %.1f ms",
-                            static_cast<long long>(result.count), result.milliseconds),
-                     errdetail("Query: %s", result.query)));
-        }
-        busy = result.outcome == refresher::Outcome::kBusy;
-        PopActiveSnapshot();
-        CommitTransactionCommand();
-    }
-    PG_CATCH();
-    {
-        HOLD_INTERRUPTS();
-        MemoryContextSwitchTo(cycle_context);
-        ErrorData *error = CopyErrorData();
-        EmitErrorReport();
-        FlushErrorState();
-        AbortCurrentTransaction();
-        RESUME_INTERRUPTS();
-        report_failure(key, error);
-    }
-    PG_END_TRY();
-    return !busy;
+    bool busy = false;
+    worker_transaction::Result done = worker_transaction::run(
+        cycle_context,
+        [&] {
+            fault::point(fault::kWorkerRefresh);
+            pgstat_report_activity(STATE_RUNNING, "fast_count: checking a registered query");
+            refresher::WorkerResult result = refresher::refresh_entry(key);
+            if (result.outcome == refresher::Outcome::kUnchanged)
+                ereport(DEBUG1, (errmsg("fast_count: tables unchanged, count of %lld kept",
+                                        static_cast<long long>(result.count)),
+                                 errdetail("Query: %s", result.query)));
+            if (result.outcome == refresher::Outcome::kRefreshed) {
+                ereport(settings::log_level,
+                        (errmsg("fast_count: refreshed registered query: %lld rows in %.1f ms",
+                                static_cast<long long>(result.count), result.milliseconds),
+                         errdetail("Query: %s", result.query)));
+            }
+            busy = result.outcome == refresher::Outcome::kBusy;
+        },
+        [&](ErrorData *error) { report_failure(key, error); });
+    return !busy && done != worker_transaction::Result::kFailedUnrecorded;
 }
 
 void drop_expired(List *keys)
@@ -179,16 +158,19 @@ TimestampTz run_cycle()
     MemoryContextSwitchTo(cycle_context);
 
     ListCell *lc;
+    bool any_refreshed = false;
     foreach (lc, due) {
         CHECK_FOR_INTERRUPTS();
         if (!refresh_one(*static_cast<pg_uuid_t *>(lfirst(lc))))
             next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
+        else
+            any_refreshed = true;
     }
     drop_expired(expired);
     next_wake = exact_mode::run_worker_tasks(next_wake);  // backfill, fold, re-derive
 
     // Refreshed entries have new due times; look again right away.
-    if (due != NIL)
+    if (any_refreshed)
         next_wake = Min(next_wake, GetCurrentTimestamp());
     MemoryContextSwitchTo(caller_context);
     return next_wake;
