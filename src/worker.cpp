@@ -100,6 +100,9 @@ bool refresh_one(const pg_uuid_t &key)
     volatile bool busy = false;
     PG_TRY();
     {
+        // now() is the transaction's start, which a background worker must
+        // move itself: else a time-relative query counts at the worker's start.
+        SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, "fast_count: checking a registered query");
