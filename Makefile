@@ -12,6 +12,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), in this order, on a
 # temporary instance.
 REGRESS = install counting keys bad_input caching registry security worker hot_path exact_mode
+REGRESS += security_settings
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=. --outputdir=results_regress
