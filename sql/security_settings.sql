@@ -13,7 +13,7 @@ CREATE ROLE regress_fc_set_mallory;
 GRANT CREATE ON SCHEMA public TO regress_fc_set_alice, regress_fc_set_mallory;
 
 -- Waits (at most timeout) until the query returns true.
-CREATE FUNCTION wait_until(condition text, timeout interval DEFAULT '60s') RETURNS boolean
+CREATE FUNCTION settings_wait_until(condition text, timeout interval DEFAULT '60s') RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
   deadline timestamptz := clock_timestamp() + timeout;
@@ -103,14 +103,14 @@ SET ROLE regress_fc_set_alice;
 SET default_text_search_config = 'simple';
 SELECT fast_count_register(:'q_ts', '1 second') IS NOT NULL AS registered_simple;
 RESET ROLE;
-SELECT wait_until($$SELECT bool_or(count = 500 AND kind = 'registered' AND failures = 0)
+SELECT settings_wait_until($$SELECT bool_or(count = 500 AND kind = 'registered' AND failures = 0)
                       FROM fast_count_entries WHERE query = $$ || quote_literal(:'q_ts')) AS counted_as_registered;
 -- Rows that match under the server's english configuration only.
 INSERT INTO docs SELECT g, 'running' FROM generate_series(1001, 1100) g;
 SELECT clock_timestamp() AS inserted_at \gset
 \c
 SET fast_count.cache_larger_than = 0;
-SELECT wait_until($$SELECT bool_or(kind = 'registered' AND counted_at > '$$ || :'inserted_at' || $$')
+SELECT settings_wait_until($$SELECT bool_or(kind = 'registered' AND counted_at > '$$ || :'inserted_at' || $$')
                       FROM fast_count_entries WHERE query = $$ || quote_literal(:'q_ts')) AS recounted;
 SELECT count AS registered_count, failures FROM fast_count_entries
  WHERE query = :'q_ts' AND kind = 'registered';
@@ -120,6 +120,16 @@ RESET default_text_search_config;
 SET ROLE regress_fc_set_alice;
 SELECT fast_count_unregister(:'q_ts');
 RESET ROLE;
+-- A setting the worker cannot restore (here: one this server does not
+-- have, as after a downgrade) fails the refresh instead of counting under
+-- other settings.
+SELECT fast_count_register('SELECT * FROM docs WHERE id < 100', '1 second') IS NOT NULL AS registered;
+SELECT settings_wait_until($$SELECT count = 99 FROM fast_count_entries WHERE query = 'SELECT * FROM docs WHERE id < 100'$$) AS counted;
+UPDATE fast_count.entries SET settings = settings || '{no_such_setting=on}'::text[], count = 12345
+ WHERE query = 'SELECT * FROM docs WHERE id < 100';
+SELECT settings_wait_until($$SELECT failures > 0 FROM fast_count_entries WHERE query = 'SELECT * FROM docs WHERE id < 100'$$) AS failed;
+SELECT last_error, count AS not_recounted FROM fast_count_entries WHERE query = 'SELECT * FROM docs WHERE id < 100';
+SELECT fast_count_unregister('SELECT * FROM docs WHERE id < 100');
 
 -- A function that claims to be IMMUTABLE runs with the rights of whoever
 -- calls it: what it answers for alice (reading her private table) must not
@@ -182,10 +192,10 @@ SELECT fast_count('SELECT * FROM vt WHERE id <= 100 AND id::small_id > 0') AS do
 -- A registration follows a new view definition (the worker moves it to
 -- the new key and counts).
 SELECT fast_count_register('SELECT * FROM v_outer', '1 second') IS NOT NULL AS registered_view;
-SELECT wait_until($$SELECT bool_or(count = 500 AND kind = 'registered')
+SELECT settings_wait_until($$SELECT bool_or(count = 500 AND kind = 'registered')
                       FROM fast_count_entries WHERE query = 'SELECT * FROM v_outer'$$) AS view_counted;
 CREATE OR REPLACE VIEW v_inner AS SELECT * FROM vt WHERE id <= 700;
-SELECT wait_until($$SELECT bool_or(count = 700 AND kind = 'registered')
+SELECT settings_wait_until($$SELECT bool_or(count = 700 AND kind = 'registered')
                       FROM fast_count_entries WHERE query = 'SELECT * FROM v_outer'$$) AS view_followed;
 SELECT fast_count('SELECT * FROM v_outer') AS registered_view_served;
 SELECT fast_count_unregister('SELECT * FROM v_outer');
@@ -196,8 +206,8 @@ CREATE TABLE ev (ts timestamptz);
 INSERT INTO ev SELECT now() + interval '5 seconds' FROM generate_series(1, 100);
 \set q_clock 'SELECT * FROM ev WHERE ts > now() - interval ''5 seconds'''
 SELECT fast_count_register(:'q_clock', '1 second') IS NOT NULL AS registered_clock;
-SELECT wait_until($$SELECT count = 100 FROM fast_count_entries WHERE query = $$ || quote_literal(:'q_clock')) AS counted_now;
-SELECT wait_until($$SELECT count = 0 FROM fast_count_entries WHERE query = $$ || quote_literal(:'q_clock')) AS aged_out;
+SELECT settings_wait_until($$SELECT count = 100 FROM fast_count_entries WHERE query = $$ || quote_literal(:'q_clock')) AS counted_now;
+SELECT settings_wait_until($$SELECT count = 0 FROM fast_count_entries WHERE query = $$ || quote_literal(:'q_clock')) AS aged_out;
 SELECT fast_count(:'q_clock') AS served_after_aging;
 SELECT fast_count_unregister(:'q_clock');
 
@@ -205,7 +215,7 @@ DROP TABLE docs, stamps, lists, floats, vt, ev, alice_private CASCADE;
 DROP FUNCTION small(int);
 DROP FUNCTION probe();
 DROP DOMAIN small_id;
-DROP FUNCTION wait_until(text, interval);
+DROP FUNCTION settings_wait_until(text, interval);
 REVOKE CREATE ON SCHEMA public FROM regress_fc_set_alice, regress_fc_set_mallory;
 DROP ROLE regress_fc_set_alice;
 DROP ROLE regress_fc_set_mallory;

@@ -398,8 +398,15 @@ void inspect_relation(Inspection *inspection, RangeTblEntry *rte)
     if (rte->tablesample != nullptr && rte->tablesample->repeatable == nullptr)
         mark_uncacheable(inspection, "the query samples rows at random (TABLESAMPLE without "
                                      "REPEATABLE)");
-    if (rte->tablesample != nullptr)
-        (void) inspect_function(rte->tablesample->tsmhandler, inspection);
+    // A sampling method's handler only builds the method (built-in ones are
+    // declared volatile for no reason that matters here); a user-defined
+    // one is user code.
+    if (rte->tablesample != nullptr && user_defined(rte->tablesample->tsmhandler)) {
+        inspection->runs_user_code = true;
+        inspection->time_dependent = true;
+        inspection->functions =
+            list_append_unique_oid(inspection->functions, rte->tablesample->tsmhandler);
+    }
     inspection->permission_rtes = lappend(inspection->permission_rtes, copyObject(rte));
     inspection->tables = list_append_unique_oid(inspection->tables, rte->relid);
 

@@ -71,9 +71,10 @@ const char *const kNeutral[] = {
     // File Locations
     "config_file", "data_directory", "extension_destdir", "external_pid_file", "hba_file",
     "ident_file",
-    // Not shown by pg_settings
-    "debug_deadlocks", "is_superuser", "optimize_bounded_sort", "role", "seed",
-    "session_authorization", "trace_lock_oidmin", "trace_lock_table", "trace_locks",
+    // Not shown by pg_settings (default_with_oids and ssl_renegotiation_limit
+    // accept only their defaults)
+    "debug_deadlocks", "default_with_oids", "is_superuser", "optimize_bounded_sort", "role", "seed",
+    "session_authorization", "ssl_renegotiation_limit", "trace_lock_oidmin", "trace_lock_table", "trace_locks",
     "trace_lwlocks", "trace_syncscan", "trace_userlocks", "wal_debug",
     // Lock Management
     "deadlock_timeout", "max_locks_per_transaction", "max_pred_locks_per_page",
@@ -414,10 +415,19 @@ ArrayType *capture()
         const config_generic *record = tracked[i].record;
         if (!session_variable(record))
             continue;
-        const char *item = at_default(record)
+        // An extension's setting at its default is recorded by name only:
+        // where its library is not loaded, absent means the same.
+        const char *item = strchr(record->name, '.') != nullptr && at_default(record)
                                ? record->name
                                : psprintf("%s=%s", record->name, value_text(record, false));
-        items[n++] = CStringGetTextDatum(item);
+        // search_path first: it decides which relations the text names.
+        if (pg_strcasecmp(record->name, "search_path") == 0 && n > 0) {
+            items[n] = items[0];
+            items[0] = CStringGetTextDatum(item);
+            n++;
+        } else {
+            items[n++] = CStringGetTextDatum(item);
+        }
     }
     return construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
@@ -441,6 +451,8 @@ void apply(ArrayType *captured)
             continue;
         char *item = TextDatumGetCString(items[i]);
         char *eq = strchr(item, '=');
+        if (eq != nullptr)
+            *eq = '\0';
         ensure_tracked();  // setting a placeholder may have grown the table
         config_generic *record = tracked_named(item);
         if (eq == nullptr) {
@@ -451,7 +463,6 @@ void apply(ArrayType *captured)
                 continue;
             applying = {item, value_text(record, true)};
         } else {
-            *eq = '\0';
             applying = {item, eq + 1};
         }
         GucContext context =

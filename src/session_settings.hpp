@@ -29,8 +29,8 @@ void append_key_text(StringInfo out);
 uint64 fingerprint();
 
 // The result-changing session variables (user and superuser settings and
-// placeholders) of this session, as text[] of "name=value", and "name" for a
-// setting at its built-in default.
+// placeholders) of this session, as text[] of "name=value" (search_path
+// first), and just "name" for an extension's setting at its default.
 ArrayType *capture();
 
 // Applies what capture() returned (also the shorter lists of fast_count
