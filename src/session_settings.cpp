@@ -210,6 +210,10 @@ bool session_variable(const config_generic *record)
 struct Tracked {
     config_generic *record;
     int slot;
+    bool watched;       // part of the fingerprint (can change in this backend)
+    uint64 last;        // a scalar's value when the fingerprint was computed
+    char *last_string;  // a string's value then (a copy: the setting's own
+                        // memory may be freed and reused for another value)
 };
 
 config_generic **cached_table = nullptr;
@@ -217,6 +221,10 @@ int cached_count = -1;
 Tracked *tracked = nullptr;  // in TopMemoryContext
 int tracked_count = 0;
 uint64 shape = 0;  // bumped by every rebuild; part of the fingerprint
+// The fingerprint of the values in tracked[].last/last_string; reused while
+// no watched value differs from them (a comparison is cheaper than a hash).
+uint64 last_fingerprint = 0;
+bool fingerprint_valid = false;
 
 bool still_valid()
 {
@@ -238,10 +246,15 @@ void rebuild()
     int n = 0;
     for (int i = 0; i < count; i++) {
         if (!is_neutral(table[i]->name))
-            fresh[n++] = Tracked{table[i], i};
+            fresh[n++] = Tracked{table[i], i, changes_in_backend(table[i]), 0, nullptr};
     }
-    if (tracked != nullptr)
+    if (tracked != nullptr) {
+        for (int i = 0; i < tracked_count; i++)
+            if (tracked[i].last_string != nullptr)
+                pfree(tracked[i].last_string);
         pfree(tracked);
+    }
+    fingerprint_valid = false;
     tracked = fresh;
     tracked_count = n;
     cached_table = table;
@@ -368,41 +381,74 @@ void append_key_text(StringInfo out)
     }
 }
 
+namespace {
+
+uint64 scalar_value(const config_generic *record)
+{
+    switch (record->vartype) {
+    case PGC_BOOL:
+        return *reinterpret_cast<const config_bool *>(record)->variable;
+    case PGC_INT:
+        return static_cast<uint32>(*reinterpret_cast<const config_int *>(record)->variable);
+    case PGC_REAL: {
+        double value = *reinterpret_cast<const config_real *>(record)->variable;
+        uint64 bits;
+        memcpy(&bits, &value, sizeof(bits));
+        return bits;
+    }
+    case PGC_ENUM:
+        return static_cast<uint32>(*reinterpret_cast<const config_enum *>(record)->variable);
+    case PGC_STRING:
+        break;
+    }
+    return 0;
+}
+
+bool watched_values_unchanged()
+{
+    for (int i = 0; i < tracked_count; i++) {
+        const Tracked &t = tracked[i];
+        if (!t.watched)
+            continue;
+        if (t.record->vartype == PGC_STRING) {
+            if (strcmp(string_value(t.record), t.last_string) != 0)
+                return false;
+        } else if (scalar_value(t.record) != t.last) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
 uint64 fingerprint()
 {
     ensure_tracked();
+    if (fingerprint_valid && watched_values_unchanged())
+        return last_fingerprint;
+
+    fingerprint_valid = false;  // until every last value is in place
     uint64 hash = shape;
     for (int i = 0; i < tracked_count; i++) {
-        const config_generic *record = tracked[i].record;
-        if (!changes_in_backend(record))
+        Tracked &t = tracked[i];
+        if (!t.watched)
             continue;
-        switch (record->vartype) {
-        case PGC_BOOL:
-            hash = mix(hash, *reinterpret_cast<const config_bool *>(record)->variable);
-            break;
-        case PGC_INT:
-            hash = mix(hash, static_cast<uint32>(
-                                 *reinterpret_cast<const config_int *>(record)->variable));
-            break;
-        case PGC_REAL: {
-            double value = *reinterpret_cast<const config_real *>(record)->variable;
-            uint64 bits;
-            memcpy(&bits, &value, sizeof(bits));
-            hash = mix(hash, bits);
-            break;
-        }
-        case PGC_STRING: {
-            const char *value = string_value(record);
+        if (t.record->vartype == PGC_STRING) {
+            const char *value = string_value(t.record);
+            char *copy = MemoryContextStrdup(TopMemoryContext, value);
+            if (t.last_string != nullptr)
+                pfree(t.last_string);
+            t.last_string = copy;
             hash = mix(hash, hash_bytes_extended(reinterpret_cast<const unsigned char *>(value),
                                                  static_cast<int>(strlen(value)), i));
-            break;
-        }
-        case PGC_ENUM:
-            hash = mix(hash, static_cast<uint32>(
-                                 *reinterpret_cast<const config_enum *>(record)->variable));
-            break;
+        } else {
+            t.last = scalar_value(t.record);
+            hash = mix(hash, t.last);
         }
     }
+    last_fingerprint = hash;
+    fingerprint_valid = true;
     return hash;
 }
 
