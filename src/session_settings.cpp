@@ -404,10 +404,14 @@ uint64 scalar_value(const config_generic *record)
     return 0;
 }
 
+// Also checks each slot, so that one pass over the tracked records does
+// what ensure_tracked() and the comparison would do in two.
 bool watched_values_unchanged()
 {
     for (int i = 0; i < tracked_count; i++) {
         const Tracked &t = tracked[i];
+        if (cached_table[t.slot] != t.record)
+            return false;
         if (!t.watched)
             continue;
         if (t.record->vartype == PGC_STRING) {
@@ -424,9 +428,10 @@ bool watched_values_unchanged()
 
 uint64 fingerprint()
 {
-    ensure_tracked();
-    if (fingerprint_valid && watched_values_unchanged())
+    if (fingerprint_valid && get_guc_variables() == cached_table &&
+        GetNumConfigOptions() == cached_count && watched_values_unchanged())
         return last_fingerprint;
+    ensure_tracked();
 
     fingerprint_valid = false;  // until every last value is in place
     uint64 hash = shape;
