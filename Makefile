@@ -14,6 +14,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 REGRESS = install counting keys bad_input caching registry security worker hot_path exact_mode
 REGRESS += security_entries
 REGRESS += security_worker
+REGRESS += security_settings
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=. --outputdir=results_regress

@@ -11,7 +11,7 @@
 namespace fast_count {
 
 // The signature now, or nullptr when changes cannot be seen this way
-// (a foreign table, or track_counts off).
+// (a foreign table, track_counts off, or a time-dependent query).
 bytea *change_signature(const QueryIdentity *identity);
 
 bool same_signature(const bytea *a, const bytea *b);

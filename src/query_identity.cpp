@@ -1,15 +1,22 @@
 #include "query_identity.hpp"
 
 #include "node_walk.hpp"
+#include "session_settings.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
@@ -17,24 +24,16 @@ extern "C" {
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 }
 
 namespace fast_count {
 
 namespace {
-
-// The settings that a registration records. The first one decides which
-// relations the text names; the others change what stable built-in functions
-// (time zones, formatting) return, so they are part of the key when the
-// query calls such a function.
-const char *const kSearchPath = "search_path";
-const char *const kStableSettings[] = {
-    "DateStyle", "IntervalStyle", "TimeZone", "lc_monetary", "lc_numeric", "lc_time",
-    "standard_conforming_strings",
-};
 
 // --- error positions -------------------------------------------------------
 
@@ -264,40 +263,20 @@ void append_without_locations(StringInfo out, const char *tree)
     }
 }
 
-pg_uuid_t compute_key(Query *subquery, bool include_stable_settings)
-{
-    Query *canonical = static_cast<Query *>(copyObject(subquery));
-    clear_spelling(reinterpret_cast<Node *>(canonical), nullptr);
-
-    StringInfoData buf;
-    initStringInfo(&buf);
-    append_without_locations(&buf, nodeToString(canonical));
-    if (include_stable_settings) {
-        for (const char *name : kStableSettings)
-            appendStringInfo(&buf, "\n%s=%s", name, GetConfigOption(name, false, false));
-    }
-
-    uint8 digest[PG_SHA256_DIGEST_LENGTH];
-    pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-    if (pg_cryptohash_init(ctx) < 0 ||
-        pg_cryptohash_update(ctx, reinterpret_cast<const uint8 *>(buf.data), buf.len) < 0 ||
-        pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-        elog(ERROR, "could not compute SHA-256 of the query tree: %s",
-             pg_cryptohash_error(ctx));
-    pg_cryptohash_free(ctx);
-
-    pg_uuid_t key;
-    memcpy(key.data, digest, UUID_LEN);
-    return key;
-}
-
 // --- what the query reads and calls ------------------------------------------
 
 struct Inspection {
     List *permission_rtes = NIL;
     List *tables = NIL;
     const char *uncacheable = nullptr;
-    bool calls_stable = false;
+    // The clock, a stable function or user code can change the result while
+    // the tables stay as they were.
+    bool time_dependent = false;
+    // User code runs with the caller's rights, so its result can depend on
+    // who calls it (it may read the caller's tables, or lie per role).
+    bool runs_user_code = false;
+    List *functions = NIL;  // user-defined functions the query calls
+    List *types = NIL;      // user-defined types of its values and domains it checks
 };
 
 void mark_uncacheable(Inspection *inspection, const char *reason)
@@ -334,14 +313,29 @@ bool reads_session_identity(const char *name)
            has_suffix(name, "_is_visible");
 }
 
+// Objects created after initdb (OID >= FirstNormalObjectId) are user code,
+// also when an extension created them.
+bool user_defined(Oid oid)
+{
+    return oid >= FirstNormalObjectId;
+}
+
 bool inspect_function(Oid funcid, void *context)
 {
     auto *inspection = static_cast<Inspection *>(context);
+    if (user_defined(funcid)) {
+        // Whatever it claims to be, it may read tables or the clock: never
+        // shared across roles, never "unchanged", and its definition is part
+        // of the key.
+        inspection->runs_user_code = true;
+        inspection->time_dependent = true;
+        inspection->functions = list_append_unique_oid(inspection->functions, funcid);
+    }
     char volatility = func_volatile(funcid);
     if (volatility == PROVOLATILE_VOLATILE) {
         mark_uncacheable(inspection, "the query calls a volatile function");
     } else if (volatility == PROVOLATILE_STABLE) {
-        inspection->calls_stable = true;
+        inspection->time_dependent = true;
         if (get_func_namespace(funcid) != PG_CATALOG_NAMESPACE)
             mark_uncacheable(inspection,
                              "the query calls a stable function that is not built in");
@@ -352,11 +346,67 @@ bool inspect_function(Oid funcid, void *context)
     return false;
 }
 
+void inspect_operator(Inspection *inspection, Oid opno)
+{
+    if (OidIsValid(opno)) {
+        RegProcedure funcid = get_opcode(opno);
+        if (OidIsValid(funcid))
+            (void) inspect_function(funcid, inspection);
+    }
+}
+
+// Grouping, DISTINCT, ORDER BY and window clauses name the operators they
+// compare with; the walkers do not visit them.
+void inspect_sort_clauses(Inspection *inspection, List *clauses)
+{
+    ListCell *lc;
+    foreach (lc, clauses) {
+        SortGroupClause *clause = lfirst_node(SortGroupClause, lc);
+        inspect_operator(inspection, clause->eqop);
+        inspect_operator(inspection, clause->sortop);
+    }
+}
+
+void inspect_clauses(Inspection *inspection, Query *query)
+{
+    inspect_sort_clauses(inspection, query->groupClause);
+    inspect_sort_clauses(inspection, query->distinctClause);
+    inspect_sort_clauses(inspection, query->sortClause);
+    ListCell *lc;
+    foreach (lc, query->windowClause) {
+        WindowClause *window = lfirst_node(WindowClause, lc);
+        inspect_sort_clauses(inspection, window->partitionClause);
+        inspect_sort_clauses(inspection, window->orderClause);
+        if (OidIsValid(window->startInRangeFunc))
+            (void) inspect_function(window->startInRangeFunc, inspection);
+        if (OidIsValid(window->endInRangeFunc))
+            (void) inspect_function(window->endInRangeFunc, inspection);
+    }
+    if (query->setOperations != nullptr && IsA(query->setOperations, SetOperationStmt))
+        inspect_sort_clauses(inspection,
+                             castNode(SetOperationStmt, query->setOperations)->groupClauses);
+}
+
+void inspect_type(Inspection *inspection, Oid type)
+{
+    if (user_defined(type))
+        inspection->types = list_append_unique_oid(inspection->types, type);
+}
+
 void inspect_relation(Inspection *inspection, RangeTblEntry *rte)
 {
     if (rte->tablesample != nullptr && rte->tablesample->repeatable == nullptr)
         mark_uncacheable(inspection, "the query samples rows at random (TABLESAMPLE without "
                                      "REPEATABLE)");
+    // A sampling method's handler only builds the method (built-in ones are
+    // declared volatile for no reason that matters here); a user-defined
+    // one is user code.
+    if (rte->tablesample != nullptr && user_defined(rte->tablesample->tsmhandler)) {
+        inspection->runs_user_code = true;
+        inspection->time_dependent = true;
+        inspection->functions =
+            list_append_unique_oid(inspection->functions, rte->tablesample->tsmhandler);
+    }
     inspection->permission_rtes = lappend(inspection->permission_rtes, copyObject(rte));
     inspection->tables = list_append_unique_oid(inspection->tables, rte->relid);
 
@@ -388,6 +438,7 @@ bool inspect(Node *node, void *context)
             reject("a query that changes data cannot be counted");
         if (query->rowMarks != NIL)
             reject("SELECT FOR UPDATE/SHARE cannot be counted", "Counting must not lock rows.");
+        inspect_clauses(inspection, query);
         return walk_query(query, inspect, context, QTW_EXAMINE_RTES_BEFORE);
     }
     if (IsA(node, SQLValueFunction)) {
@@ -400,14 +451,137 @@ bool inspect(Node *node, void *context)
             mark_uncacheable(inspection, "the query depends on the current role or schema");
             break;
         default:
-            inspection->calls_stable = true;
+            // CURRENT_DATE, CURRENT_TIMESTAMP, LOCALTIME, ...: the clock.
+            inspection->time_dependent = true;
             break;
         }
     }
+    if (IsA(node, CoerceToDomain)) {
+        Oid domain = castNode(CoerceToDomain, node)->resulttype;
+        inspect_type(inspection, domain);
+        // Its CHECK constraints run as the caller, like functions do.
+        if (user_defined(domain) && DomainHasConstraints(domain)) {
+            inspection->runs_user_code = true;
+            inspection->time_dependent = true;
+        }
+    }
+    if (IsA(node, Var) || IsA(node, Const) || IsA(node, FuncExpr) || IsA(node, OpExpr) ||
+        IsA(node, RelabelType) || IsA(node, CoerceViaIO) || IsA(node, ArrayCoerceExpr) ||
+        IsA(node, RowExpr) || IsA(node, Aggref) || IsA(node, WindowFunc))
+        inspect_type(inspection, exprType(node));
     check_functions_in_node(node, inspect_function, context);
     return walk_expression(node, inspect, context);
 }
 
+// --- the key ------------------------------------------------------------------
+
+TransactionId row_version(HeapTuple tuple)
+{
+    return HeapTupleHeaderGetRawXmin(tuple->t_data);
+}
+
+int compare_uint64(const void *a, const void *b)
+{
+    uint64 x = *static_cast<const uint64 *>(a), y = *static_cast<const uint64 *>(b);
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+// A domain's constraints, as (OID, row version), in OID order.
+void append_domain_constraints(StringInfo out, Oid domain)
+{
+    Relation constraints = table_open(ConstraintRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(domain));
+    SysScanDesc scan = systable_beginscan(constraints, ConstraintTypidIndexId, true, nullptr, 1,
+                                          &key);
+    List *found = NIL;
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *form = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+        auto *item = static_cast<uint64 *>(palloc(sizeof(uint64)));
+        *item = (static_cast<uint64>(form->oid) << 32) | row_version(tuple);
+        found = lappend(found, item);
+    }
+    systable_endscan(scan);
+    table_close(constraints, AccessShareLock);
+
+    int n = list_length(found);
+    uint64 *items = static_cast<uint64 *>(palloc(sizeof(uint64) * (n + 1)));
+    for (int i = 0; i < n; i++)
+        items[i] = *static_cast<uint64 *>(list_nth(found, i));
+    qsort(items, n, sizeof(uint64), compare_uint64);
+    for (int i = 0; i < n; i++)
+        appendStringInfo(out, "\nconstraint %u %u", static_cast<uint32>(items[i] >> 32),
+                         static_cast<uint32>(items[i]));
+}
+
+// What CREATE OR REPLACE or ALTER changes without changing an OID: the row
+// version of every user-defined function and type the query uses (and of a
+// domain's constraints, and the domains below it), so that a new definition
+// is a new key — as the plan cache drops a plan on its function and type
+// dependencies.
+void append_definitions(StringInfo out, const Inspection &inspection)
+{
+    ListCell *lc;
+    foreach (lc, inspection.functions) {
+        Oid funcid = lfirst_oid(lc);
+        HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+        if (!HeapTupleIsValid(tuple))
+            elog(ERROR, "cache lookup failed for function %u", funcid);
+        appendStringInfo(out, "\nfunction %u %u", funcid, row_version(tuple));
+        ReleaseSysCache(tuple);
+    }
+    List *types = list_copy(inspection.types);
+    for (int i = 0; i < list_length(types); i++) {
+        Oid type = list_nth_oid(types, i);
+        HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+        if (!HeapTupleIsValid(tuple))
+            elog(ERROR, "cache lookup failed for type %u", type);
+        auto *form = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple));
+        appendStringInfo(out, "\ntype %u %u", type, row_version(tuple));
+        bool domain = form->typtype == TYPTYPE_DOMAIN;
+        Oid base = form->typbasetype;
+        ReleaseSysCache(tuple);
+        if (domain) {
+            append_domain_constraints(out, type);
+            if (user_defined(base))
+                types = list_append_unique_oid(types, base);
+        }
+    }
+}
+
+// The key: the rewritten tree (views expanded, so their definitions are in
+// it, at any depth), every setting that can change the result, the
+// definitions of the user-defined objects it uses and, when it runs user
+// code, the role that runs it.
+pg_uuid_t compute_key(Query *subquery, const Inspection &inspection)
+{
+    Query *canonical = static_cast<Query *>(copyObject(subquery));
+    clear_spelling(reinterpret_cast<Node *>(canonical), nullptr);
+
+    StringInfoData buf;
+    initStringInfo(&buf);
+    append_without_locations(&buf, nodeToString(canonical));
+    appendStringInfoString(&buf, "\n-- settings");
+    session_settings::append_key_text(&buf);
+    append_definitions(&buf, inspection);
+    if (inspection.runs_user_code)
+        appendStringInfo(&buf, "\nrole %u", GetUserId());
+
+    uint8 digest[PG_SHA256_DIGEST_LENGTH];
+    pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+    if (pg_cryptohash_init(ctx) < 0 ||
+        pg_cryptohash_update(ctx, reinterpret_cast<const uint8 *>(buf.data), buf.len) < 0 ||
+        pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+        elog(ERROR, "could not compute SHA-256 of the query tree: %s",
+             pg_cryptohash_error(ctx));
+    pg_cryptohash_free(ctx);
+
+    pg_uuid_t key;
+    memcpy(key.data, digest, UUID_LEN);
+    return key;
+}
 bool collect_named_relations(Node *node, void *context)
 {
     if (node == nullptr)
@@ -502,7 +676,6 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     identity->name_hashes = name_hashes;
     collect_named_relations(reinterpret_cast<Node *>(subquery), &identity->relids);
 
-    Query *key_source = static_cast<Query *>(copyObject(subquery));
     List *rewritten = QueryRewrite(wrapper);
     if (list_length(rewritten) != 1)
         elog(ERROR, "rewriting a SELECT produced %d queries", list_length(rewritten));
@@ -513,7 +686,9 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     identity->permission_rtes = inspection.permission_rtes;
     identity->tables = inspection.tables;
     identity->uncacheable = inspection.uncacheable;
-    identity->key = compute_key(key_source, inspection.calls_stable);
+    identity->time_dependent = inspection.time_dependent;
+    identity->key = compute_key(
+        linitial_node(RangeTblEntry, identity->count_query->rtable)->subquery, inspection);
     return identity;
 }
 
@@ -535,35 +710,12 @@ QueryIdentity *copy_identity(const QueryIdentity *identity)
 
 ArrayType *capture_reading_settings()
 {
-    const int n = 1 + lengthof(kStableSettings);
-    Datum items[n];
-    items[0] = CStringGetTextDatum(
-        psprintf("%s=%s", kSearchPath, GetConfigOption(kSearchPath, false, false)));
-    for (int i = 1; i < n; i++) {
-        const char *name = kStableSettings[i - 1];
-        items[i] =
-            CStringGetTextDatum(psprintf("%s=%s", name, GetConfigOption(name, false, false)));
-    }
-    return construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
+    return session_settings::capture();
 }
 
 void apply_reading_settings(ArrayType *settings)
 {
-    Datum *items;
-    bool *nulls;
-    int n;
-    deconstruct_array(settings, TEXTOID, -1, false, TYPALIGN_INT, &items, &nulls, &n);
-    for (int i = 0; i < n; i++) {
-        if (nulls[i])
-            continue;
-        char *item = TextDatumGetCString(items[i]);
-        char *eq = strchr(item, '=');
-        if (eq == nullptr)
-            continue;
-        *eq = '\0';
-        (void) set_config_option(item, eq + 1, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                 true, 0, false);
-    }
+    session_settings::apply(settings);
 }
 
 char *key_to_cstring(const pg_uuid_t &key)

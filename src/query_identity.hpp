@@ -1,6 +1,8 @@
 // Query identity: reads a query text the way the caller would run it,
 // rejects anything but one read-only SELECT, and derives the cache key from
-// the analyzed tree (relation OIDs and constant values, never the raw text).
+// the rewritten tree (relation OIDs, constant values, view definitions; never
+// the raw text), the settings that can change its result, the definitions
+// of the user-defined objects it uses and, when it runs user code, the role.
 #pragma once
 
 extern "C" {
@@ -23,6 +25,8 @@ struct QueryIdentity {
     List *relids;             // OIDs of the relations the query names
     List *tables;             // OIDs of the relations read once views are expanded
     const char *uncacheable;  // why the count must be live, or nullptr
+    bool time_dependent;      // the clock, a stable or a user-defined function can change
+                              // the result while the tables stay the same
     List *name_hashes;        // RELNAMENSP hashes of every (name, schema) the text could
                               // resolve to: a relation appearing there changes its meaning
 };
@@ -34,9 +38,10 @@ QueryIdentity *copy_identity(const QueryIdentity *identity);
 // Errors carry SQLSTATEs; nothing is cached or registered by this step.
 QueryIdentity *derive_identity(const char *text, ArrayType *params);
 
-// Settings that decide how a text reads (search_path) or what its stable
-// functions return; stored with registrations and applied by the worker
-// (inside a NewGUCNestLevel(), which AtEOXact_GUC() undoes).
+// The session's settings that can change a result (see session_settings.hpp),
+// stored with registrations and applied by the worker (inside a
+// NewGUCNestLevel(), which AtEOXact_GUC() undoes); a setting that cannot be
+// applied is an error.
 ArrayType *capture_reading_settings();
 void apply_reading_settings(ArrayType *settings);
 

@@ -1,21 +1,16 @@
 #include "query_memo.hpp"
 
 #include "pg_allocator.hpp"
+#include "session_settings.hpp"
 #include "settings.hpp"
 
 extern "C" {
-#include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
-#include "parser/parse_expr.h"
-#include "parser/parser.h"
-#include "pgtime.h"
 #include "utils/array.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
-#include "utils/pg_locale.h"
 #include "utils/syscache.h"
-#include "utils/xml.h"
 }
 
 #include <boost/container/map.hpp>
@@ -24,19 +19,12 @@ namespace fast_count::query_memo {
 
 namespace {
 
-// Everything besides the text that decides what a text reads as: the role
-// ($user in search_path, row security), the path, and the settings that
-// change how literals are read or what stable functions return.
+// Everything besides the text that decides what a text reads as and which
+// key it has: the role ($user in search_path, row security, the key of a
+// query that runs user code) and every setting that can change a result.
 struct ReadingState {
     Oid user;
-    int date_style;
-    int date_order;
-    int interval_style;
-    const pg_tz *time_zone;
-    bool standard_conforming_strings;
-    bool transform_null_equals;
-    bool array_nulls;
-    int xml_option;
+    uint64 settings;  // session_settings::fingerprint()
 };
 
 struct MemoEntry {
@@ -45,10 +33,6 @@ struct MemoEntry {
     char *text;
     ArrayType *params;  // detoasted copy, or nullptr
     ReadingState state;
-    char *search_path;
-    char *lc_monetary;
-    char *lc_numeric;
-    char *lc_time;
     QueryIdentity *identity;
 };
 
@@ -82,25 +66,11 @@ ReadingState current_state()
     ReadingState state;
     memset(&state, 0, sizeof(state));
     state.user = GetUserId();
-    state.date_style = DateStyle;
-    state.date_order = DateOrder;
-    state.interval_style = IntervalStyle;
-    state.time_zone = session_timezone;
-    state.standard_conforming_strings = standard_conforming_strings;
-    state.transform_null_equals = Transform_null_equals;
-    state.array_nulls = Array_nulls;
-    state.xml_option = xmloption;
+    state.settings = session_settings::fingerprint();
     return state;
 }
 
-bool same_locales(const MemoEntry *entry)
-{
-    return strcmp(entry->lc_monetary, locale_monetary) == 0 &&
-           strcmp(entry->lc_numeric, locale_numeric) == 0 && strcmp(entry->lc_time, locale_time) == 0;
-}
-
-uint64 hash_of(const char *text, ArrayType *params, const ReadingState &state,
-               const char *search_path)
+uint64 hash_of(const char *text, ArrayType *params, const ReadingState &state)
 {
     uint64 hash = hash_bytes_extended(reinterpret_cast<const unsigned char *>(text),
                                       static_cast<int>(strlen(text)), 0);
@@ -108,8 +78,6 @@ uint64 hash_of(const char *text, ArrayType *params, const ReadingState &state,
         hash ^= hash_bytes_extended(reinterpret_cast<const unsigned char *>(params),
                                     static_cast<int>(VARSIZE(params)), 1);
     hash ^= hash_bytes_extended(reinterpret_cast<const unsigned char *>(&state), sizeof(state), 2);
-    hash ^= hash_bytes_extended(reinterpret_cast<const unsigned char *>(search_path),
-                                static_cast<int>(strlen(search_path)), 3);
     return hash;
 }
 
@@ -177,8 +145,9 @@ void on_relation_name_changed(Datum, int, uint32 hash)
     });
 }
 
-// Functions, operators, types, casts or schemas changed: rare enough to
-// start over.
+// Functions, operators, types, domain constraints, casts, schemas,
+// collations or text search configurations changed: rare enough to start
+// over (keys name these objects by OID and row version).
 void on_catalog_changed(Datum, int, uint32)
 {
     forget_all();
@@ -194,6 +163,11 @@ void setup()
         CacheRegisterSyscacheCallback(TYPEOID, on_catalog_changed, 0);
         CacheRegisterSyscacheCallback(CASTSOURCETARGET, on_catalog_changed, 0);
         CacheRegisterSyscacheCallback(NAMESPACEOID, on_catalog_changed, 0);
+        CacheRegisterSyscacheCallback(CONSTROID, on_catalog_changed, 0);
+        CacheRegisterSyscacheCallback(COLLOID, on_catalog_changed, 0);
+        CacheRegisterSyscacheCallback(TSCONFIGOID, on_catalog_changed, 0);
+        CacheRegisterSyscacheCallback(TSCONFIGMAP, on_catalog_changed, 0);
+        CacheRegisterSyscacheCallback(TSDICTOID, on_catalog_changed, 0);
         callbacks_registered = true;
     }
     if (memo_context == nullptr) {
@@ -223,15 +197,13 @@ Lookup identity_for(const char *text, ArrayType *params)
     if (params != nullptr)
         params = reinterpret_cast<ArrayType *>(PG_DETOAST_DATUM(PointerGetDatum(params)));
     ReadingState state = current_state();
-    const char *search_path = namespace_search_path;
-    uint64 hash = hash_of(text, params, state, search_path);
+    uint64 hash = hash_of(text, params, state);
 
     auto found = memo->find(hash);
     if (found != memo->end()) {
         MemoEntry *entry = found->second;
         if (strcmp(entry->text, text) == 0 && same_params(entry->params, params) &&
-            memcmp(&entry->state, &state, sizeof(state)) == 0 &&
-            strcmp(entry->search_path, search_path) == 0 && same_locales(entry))
+            memcmp(&entry->state, &state, sizeof(state)) == 0)
             return {entry->identity, false};
         erase(found);
     }
@@ -254,10 +226,6 @@ Lookup identity_for(const char *text, ArrayType *params)
                                             PointerGetDatum(params)))
                                       : nullptr;
     entry->state = state;
-    entry->search_path = pstrdup(search_path);
-    entry->lc_monetary = pstrdup(locale_monetary);
-    entry->lc_numeric = pstrdup(locale_numeric);
-    entry->lc_time = pstrdup(locale_time);
     entry->identity = copy_identity(identity);
     // Counting reads the text again; the memo keeps what hits need.
     entry->identity->count_query = nullptr;

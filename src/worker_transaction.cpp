@@ -39,6 +39,10 @@ ErrorData *run_once(MemoryContext keep, Body body, void *arg)
     ErrorData *error = nullptr;
     try {
         pg_call([&] {
+            // now() is the transaction's start, which a background worker
+            // must move itself: else a time-relative query counts as of the
+            // worker's start.
+            SetCurrentStatementStartTimestamp();
             StartTransactionCommand();
             PushActiveSnapshot(GetTransactionSnapshot());
             body(arg);
