@@ -177,20 +177,6 @@ bool oid_array_contains(Datum array, List *oids)
     return false;
 }
 
-List *oid_list(Datum array)
-{
-    Datum *items;
-    bool *nulls;
-    int n;
-    deconstruct_array(DatumGetArrayTypeP(array), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &items,
-                      &nulls, &n);
-    List *oids = NIL;
-    for (int i = 0; i < n; i++)
-        if (!nulls[i])
-            oids = lappend_oid(oids, DatumGetObjectId(items[i]));
-    return oids;
-}
-
 // Finds the current version of the key's row; the returned tuple is a copy.
 HeapTuple find_row(Relation rel, const pg_uuid_t &key)
 {
@@ -347,6 +333,20 @@ TimestampTz registered_expiry(TimestampTz next_refresh)
 }
 
 } // namespace
+
+List *oid_list(Datum array)
+{
+    Datum *items;
+    bool *nulls;
+    int n;
+    deconstruct_array(DatumGetArrayTypeP(array), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &items,
+                      &nulls, &n);
+    List *oids = NIL;
+    for (int i = 0; i < n; i++)
+        if (!nulls[i])
+            oids = lappend_oid(oids, DatumGetObjectId(items[i]));
+    return oids;
+}
 
 void publish_at_commit(const pg_uuid_t &key)
 {

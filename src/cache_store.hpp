@@ -103,6 +103,9 @@ void forget_relations(List *relids);
 // expanded (tables); NIL when there is no entry.
 void relations_of(const pg_uuid_t &key, List **relids, List **tables);
 
+// The OIDs of an oid[] datum (relids, tables), as a list.
+List *oid_list(Datum array);
+
 // Every row, deformed (value of column c at values[c - 1]; columns the
 // installed layout lacks are NULL), with its decoded entry; for listing.
 using RowVisitor = void (*)(const Datum *values, const bool *nulls, const Entry &entry,

@@ -66,8 +66,8 @@ bool visible(const Listing &listing, const Datum *values, const bool *nulls)
     if (listing.sees_all)
         return true;
     return entry_visibility::may_see(
-        entry_visibility::oid_list(values[kRelids - 1]),
-        nulls[kTables - 1] ? NIL : entry_visibility::oid_list(values[kTables - 1]));
+        cache_store::oid_list(values[kRelids - 1]),
+        nulls[kTables - 1] ? NIL : cache_store::oid_list(values[kTables - 1]));
 }
 
 void put_counters(const shared_index::Counters *counters, Datum *values, bool *nulls)

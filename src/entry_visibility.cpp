@@ -76,18 +76,4 @@ bool may_manage(Oid registrant, List *relids)
     return false;
 }
 
-List *oid_list(Datum array)
-{
-    Datum *items;
-    bool *nulls;
-    int n;
-    deconstruct_array(DatumGetArrayTypeP(array), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &items,
-                      &nulls, &n);
-    List *oids = NIL;
-    for (int i = 0; i < n; i++)
-        if (!nulls[i])
-            oids = lappend_oid(oids, DatumGetObjectId(items[i]));
-    return oids;
-}
-
 } // namespace fast_count::entry_visibility

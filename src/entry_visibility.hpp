@@ -28,7 +28,4 @@ bool may_see(List *relids, List *tables);
 // registrant, or the owner (a member of the owning role) of one of relids.
 bool may_manage(Oid registrant, List *relids);
 
-// The OIDs of an oid[] datum, as a list.
-List *oid_list(Datum array);
-
 } // namespace fast_count::entry_visibility
