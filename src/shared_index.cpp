@@ -67,6 +67,7 @@ enum class OpKind { kPublish, kForget, kForgetDatabase };
 
 struct PendingOp {
     OpKind kind;
+    bool now;   // published under the key lock before commit (publish_now)
     int level;  // subtransaction nesting level that queued it
     Oid catalog;
     Entry entry;
@@ -132,8 +133,25 @@ void apply(const PendingOp &op)
             pg_atomic_init_u64(&slot->hits, 0);
             pg_atomic_init_u64(&slot->misses, 0);
             pg_atomic_init_u64(&slot->counts, 0);
+            copy_to_slot(slot, op.catalog, op.entry);
+        } else if (slot->catalog == op.catalog && slot->has_count && op.entry.has_count &&
+                   op.entry.counted_at < slot->counted_at) {
+            // Counts are published before their writers commit, so an older
+            // one can arrive last: the newer count stays, and a row
+            // committed with an older count brings only what it registers.
+            if (op.now)
+                return;
+            Entry merged = op.entry;
+            merged.count = slot->count;
+            merged.counted_at = slot->counted_at;
+            merged.count_ms = slot->count_ms;
+            merged.is_estimate = slot->is_estimate;
+            merged.has_expires_at = slot->has_expires_at;
+            merged.expires_at = slot->expires_at;
+            copy_to_slot(slot, op.catalog, merged);
+        } else {
+            copy_to_slot(slot, op.catalog, op.entry);
         }
-        copy_to_slot(slot, op.catalog, op.entry);
         pg_atomic_fetch_add_u64(&slot->misses, op.add_misses);
         pg_atomic_fetch_add_u64(&slot->counts, op.add_counts);
         break;
@@ -272,8 +290,13 @@ void publish_now(Oid catalog, const Entry &entry)
     PendingOp op;
     memset(&op, 0, sizeof(op));
     op.kind = OpKind::kPublish;
+    op.now = true;
     op.catalog = catalog;
     op.entry = entry;
+    op.entry.query = nullptr;
+    op.entry.params = nullptr;
+    op.entry.settings = nullptr;
+    op.entry.change_signature = nullptr;
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     apply(op);
     LWLockRelease(shared->lock);
