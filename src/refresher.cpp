@@ -72,6 +72,46 @@ bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
     return memcmp(a.data, b.data, UUID_LEN) == 0;
 }
 
+// Counts key, with waiters told a count is in flight. In REPEATABLE READ or
+// SERIALIZABLE the count is as of the transaction's snapshot, taken at or
+// after the transaction's start: it is labelled as of that start, never as
+// of now, so that it expires no later than a count taken then would.
+CountRun count_marked(const pg_uuid_t &key, const QueryIdentity *identity)
+{
+    key_lock::begin_counting(key);
+    CountRun run = run_count(identity);
+    if (IsolationUsesXactSnapshot())
+        run.started_at = Min(run.started_at, GetCurrentTransactionStartTimestamp());
+    return run;
+}
+
+// How long a waiter waits for a key lock held by a transaction that is not
+// counting: about as long as the last count of the entry took, so that a
+// reader never waits much longer than counting itself would take.
+double grace_ms(bool found, const Entry &entry)
+{
+    constexpr double kMinimumMs = 10.0;
+    return found && entry.has_count ? Max(kMinimumMs, entry.count_ms) : kMinimumMs;
+}
+
+// The entry as the shared index has it (where a count published by a
+// transaction still open is), or else as the table has it; no hit counted.
+bool find_entry_fresh(const pg_uuid_t &key, Entry *entry)
+{
+    if (shared_index::usable() && shared_index::find(cache_store::catalog_oid(), key, entry))
+        return true;
+    return cache_store::lookup(key, entry);
+}
+
+// A count shared under the key lock; the lock and the in-flight mark are
+// released right after, whatever the transaction does next.
+void share_and_release(const QueryIdentity *identity, const CountRun &run, bytea *signature)
+{
+    (void) cache_store::share_count(identity, run, signature);
+    key_lock::unlock(identity->key);
+    key_lock::end_counting(identity->key);
+}
+
 bool usable_now(const Entry &entry, void *now)
 {
     return !entry.exact && usable(entry, *static_cast<TimestampTz *>(now));
@@ -139,6 +179,9 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     }
 
     const QueryIdentity *fresh = counting();
+    // A count that sees this transaction's own writes is its alone.
+    if (!cache_store::no_uncommitted_writes())
+        return count_live(fresh, "this transaction has written: its count is not shared");
     if (key_lock::held() >= key_lock::kMaxHeld)
         return count_live(fresh, "this transaction keeps as many new counts as it may");
     if (settings::estimate_on_miss && !(found && entry.has_count)) {
@@ -147,11 +190,12 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
         shared_index::note(fresh->key, Event::kMiss, 0);
         if (!key_lock::try_lock(fresh->key))
             return estimate.count;
-        if (cache_store::lookup(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
+        if (find_entry_fresh(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
             key_lock::unlock(fresh->key);
             return entry.count;
         }
-        cache_store::store_count(fresh, estimate, nullptr);
+        key_lock::begin_counting(fresh->key);
+        share_and_release(fresh, estimate, nullptr);
         worker_control::worker_needed_at_commit();
         return estimate.count;
     }
@@ -161,10 +205,17 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
         // doing the same in the other order; count without caching instead.
         if (key_lock::holding_any())
             return count_live(fresh, "another count of this query is running");
-        key_lock::lock(fresh->key);
+        // Wait for a count in flight, not for the transaction around it.
+        if (!key_lock::lock_bounded(fresh->key, grace_ms(found, entry))) {
+            if (find_entry_fresh(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
+                shared_index::note(fresh->key, Event::kMiss, 0);
+                return entry.count;
+            }
+            return count_live(fresh, "another transaction keeps this query's entry locked");
+        }
     }
-    // Someone may have stored a count between our look and the lock.
-    found = cache_store::lookup(fresh->key, &entry);
+    // Someone may have published a count between our look and the lock.
+    found = find_entry_fresh(fresh->key, &entry);
     if (found && usable(entry, GetCurrentTimestamp())) {
         shared_index::note(fresh->key, Event::kMiss, 0);
         key_lock::unlock(fresh->key);
@@ -172,13 +223,20 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     }
 
     bytea *signature = change_signature(fresh);
-    CountRun run = run_count(fresh);
-    if ((found && entry.registered) || worth_keeping(run))
-        cache_store::store_count(fresh, run, signature);
-    else if (found)
-        cache_store::remove(fresh->key);
-    else
-        key_lock::unlock(fresh->key);  // nothing written: nothing to keep it for
+    CountRun run = count_marked(fresh->key, fresh);
+    bool shareable = cache_store::no_uncommitted_writes();  // the count itself may have written
+    // A newer count (an older snapshot's count came late) stays.
+    bool newer_known = found && entry.has_count && entry.counted_at > run.started_at;
+    if (shareable && !newer_known && ((found && entry.registered) || worth_keeping(run))) {
+        share_and_release(fresh, run, signature);
+    } else {
+        if (shareable && found && !newer_known && !entry.registered &&
+            cache_store::row_free(fresh->key)) {
+            cache_store::remove(fresh->key);
+        }
+        key_lock::unlock(fresh->key);
+        key_lock::end_counting(fresh->key);
+    }
     // After the store, so that the notes land on the entry it publishes.
     shared_index::note(fresh->key, Event::kMiss, 0);
     shared_index::note(fresh->key, Event::kCount, run.milliseconds);
@@ -198,18 +256,33 @@ int64 count_for_reader(const char *text, ArrayType *params)
 int64 refresh(const QueryIdentity *identity)
 {
     check_permissions(identity);
+    if (!cache_store::no_uncommitted_writes())
+        return count_live(identity, "this transaction has written: its count is not shared");
 
     Entry before;
-    bool had_count = cache_store::lookup(identity->key, &before) && before.has_count &&
+    bool had_count = find_entry_fresh(identity->key, &before) && before.has_count &&
                      !before.is_estimate;
     if (!key_lock::try_lock(identity->key)) {
-        key_lock::lock(identity->key);
+        if (key_lock::holding_any() ||
+            !key_lock::lock_bounded(identity->key, grace_ms(had_count, before)))
+            return count_live(identity, "another transaction keeps this query's entry locked");
         Entry after;
-        if (cache_store::lookup(identity->key, &after) && after.has_count && !after.is_estimate &&
-            (!had_count || after.counted_at > before.counted_at))
+        if (find_entry_fresh(identity->key, &after) && after.has_count && !after.is_estimate &&
+            (!had_count || after.counted_at > before.counted_at)) {
+            key_lock::unlock(identity->key);
             return after.count;
+        }
     }
-    return count_and_store(identity).count;
+    bytea *signature = change_signature(identity);
+    CountRun run = count_marked(identity->key, identity);
+    if (!cache_store::no_uncommitted_writes()) {
+        key_lock::unlock(identity->key);
+        key_lock::end_counting(identity->key);
+        return run.count;
+    }
+    share_and_release(identity, run, signature);
+    shared_index::note(identity->key, Event::kCount, run.milliseconds);  // after the store
+    return run.count;
 }
 
 WorkerResult refresh_entry(const pg_uuid_t &key)
@@ -244,7 +317,7 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
                         errmsg("the registered query can no longer be cached: %s",
                                identity->uncacheable)));
 
-    if (!key_lock::try_lock(key)) {
+    if (!key_lock::try_lock(key) || !cache_store::row_free(key)) {
         result.outcome = Outcome::kBusy;
     } else if (!same_key(identity->key, key)) {
         // The text now reads other relations (a table was recreated, or the
@@ -280,7 +353,7 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
             result = {Outcome::kUnchanged, entry.count, 0.0, result.query};
         } else {
             pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: counting %s", entry.query));
-            CountRun run = run_count(identity);
+            CountRun run = count_marked(key, identity);
             cache_store::store_count(identity, run, signature);
             shared_index::note(key, Event::kCount, run.milliseconds);
             result = {Outcome::kRefreshed, run.count, run.milliseconds, result.query};
