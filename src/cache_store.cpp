@@ -496,10 +496,15 @@ void store_count(const QueryIdentity *identity, const CountRun &run, bytea *sign
     table_close(rel, RowExclusiveLock);
 }
 
-bool share_count(const QueryIdentity *identity, const CountRun &run, bytea *signature)
+bool keep_count(const QueryIdentity *identity, const CountRun &run, bytea *signature,
+                bool share_now)
 {
     Relation rel = open_entries(RowExclusiveLock);
     bool busy = row_busy(rel, identity->key);
+    if (busy && !share_now) {
+        table_close(rel, RowExclusiveLock);
+        return false;
+    }
     HeapTuple old_tuple = find_row(rel, identity->key);
     Row row;
     set_count_columns(rel, old_tuple, identity, run, signature, row);
@@ -511,7 +516,8 @@ bool share_count(const QueryIdentity *identity, const CountRun &run, bytea *sign
         // (the shared index keeps the newer of the two counts).
         decode(rel, form_row(rel, old_tuple, row), &entry, false);
     }
-    shared_index::publish_now(RelationGetRelid(rel), entry);
+    if (share_now)
+        shared_index::publish_now(RelationGetRelid(rel), entry);
     table_close(rel, RowExclusiveLock);
     return !busy;
 }

@@ -5,7 +5,7 @@
 // every write happens under the entry's key lock (key_lock.hpp). A key lock
 // may be released before its writer commits, so no writer waits on a row
 // version of another open transaction: readers skip their write
-// (share_count), the worker checks row_free() and tries again later, and
+// (keep_count), the worker checks row_free() and tries again later, and
 // the other writers fail with 55P03 (lock_not_available) instead.
 #pragma once
 
@@ -38,11 +38,13 @@ bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text = false);
 // (re)written as retroactive.
 void store_count(const QueryIdentity *identity, const CountRun &run, bytea *signature);
 
-// A reader's count, under the key lock: published to the shared index now
-// (the caller made sure it includes no uncommitted writes), and written to
-// the key's row in this transaction unless another open transaction holds a
-// version of it. Returns whether the row was written.
-bool share_count(const QueryIdentity *identity, const CountRun &run, bytea *signature);
+// A reader's or a refresh's count, under the key lock: written to the key's
+// row in this transaction unless another open transaction holds a version
+// of it, and with share_now (the caller made sure that it includes no
+// uncommitted writes) published to the shared index at once, whether
+// written or not. Returns whether the row was written.
+bool keep_count(const QueryIdentity *identity, const CountRun &run, bytea *signature,
+                bool share_now);
 
 // Whether no transaction in progress other than this one holds a version of
 // the key's row (so that writing it would not wait). Ask under the key lock.

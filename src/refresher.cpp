@@ -72,14 +72,22 @@ bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
     return memcmp(a.data, b.data, UUID_LEN) == 0;
 }
 
-// Counts key, with waiters told a count is in flight. In REPEATABLE READ or
-// SERIALIZABLE the count is as of the transaction's snapshot, taken at or
-// after the transaction's start: it is labelled as of that start, never as
-// of now, so that it expires no later than a count taken then would.
-CountRun count_marked(const pg_uuid_t &key, const QueryIdentity *identity)
+// Counts key, with waiters told a count is in flight; *wrote: the count
+// itself wrote (a function of the query did), so it is nobody's to keep.
+// In REPEATABLE READ or SERIALIZABLE the count is as of the transaction's
+// snapshot, taken at or after the transaction's start: it is labelled as of
+// that start, never as of now, so that it expires no later than a count
+// taken then would.
+CountRun count_marked(const pg_uuid_t &key, const QueryIdentity *identity, bool *wrote)
 {
     key_lock::begin_counting(key);
+    // Any write uses a command ID, which the increment after the count
+    // turns into a new command; the one before settles earlier writes.
+    CommandCounterIncrement();
+    CommandId before = GetCurrentCommandId(false);
     CountRun run = run_count(identity);
+    CommandCounterIncrement();
+    *wrote = GetCurrentCommandId(false) != before;
     if (IsolationUsesXactSnapshot())
         run.started_at = Min(run.started_at, GetCurrentTransactionStartTimestamp());
     return run;
@@ -103,11 +111,17 @@ bool find_entry_fresh(const pg_uuid_t &key, Entry *entry)
     return cache_store::lookup(key, entry);
 }
 
-// A count shared under the key lock; the lock and the in-flight mark are
-// released right after, whatever the transaction does next.
-void share_and_release(const QueryIdentity *identity, const CountRun &run, bytea *signature)
+// Keeps a count under the key lock, then releases the lock and the
+// in-flight mark right away, whatever the transaction does next. A count
+// that includes no uncommitted writes is shared at once; one that includes
+// this transaction's own writes is kept in its row only, which others see
+// when (and if) those writes commit; one the count itself wrote is not kept.
+void keep_and_release(const QueryIdentity *identity, const CountRun &run, bytea *signature,
+                      bool count_wrote)
 {
-    (void) cache_store::share_count(identity, run, signature);
+    if (!count_wrote)
+        (void) cache_store::keep_count(identity, run, signature,
+                                       cache_store::no_uncommitted_writes());
     key_lock::unlock(identity->key);
     key_lock::end_counting(identity->key);
 }
@@ -179,9 +193,6 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     }
 
     const QueryIdentity *fresh = counting();
-    // A count that sees this transaction's own writes is its alone.
-    if (!cache_store::no_uncommitted_writes())
-        return count_live(fresh, "this transaction has written: its count is not shared");
     if (key_lock::held() >= key_lock::kMaxHeld)
         return count_live(fresh, "this transaction keeps as many new counts as it may");
     if (settings::estimate_on_miss && !(found && entry.has_count)) {
@@ -195,7 +206,7 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
             return entry.count;
         }
         key_lock::begin_counting(fresh->key);
-        share_and_release(fresh, estimate, nullptr);
+        keep_and_release(fresh, estimate, nullptr, false);
         worker_control::worker_needed_at_commit();
         return estimate.count;
     }
@@ -223,17 +234,16 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     }
 
     bytea *signature = change_signature(fresh);
-    CountRun run = count_marked(fresh->key, fresh);
-    bool shareable = cache_store::no_uncommitted_writes();  // the count itself may have written
+    bool count_wrote;
+    CountRun run = count_marked(fresh->key, fresh, &count_wrote);
     // A newer count (an older snapshot's count came late) stays.
     bool newer_known = found && entry.has_count && entry.counted_at > run.started_at;
-    if (shareable && !newer_known && ((found && entry.registered) || worth_keeping(run))) {
-        share_and_release(fresh, run, signature);
+    if (!newer_known && ((found && entry.registered) || worth_keeping(run))) {
+        keep_and_release(fresh, run, signature, count_wrote);
     } else {
-        if (shareable && found && !newer_known && !entry.registered &&
-            cache_store::row_free(fresh->key)) {
+        if (!count_wrote && found && !newer_known && !entry.registered &&
+            cache_store::row_free(fresh->key))
             cache_store::remove(fresh->key);
-        }
         key_lock::unlock(fresh->key);
         key_lock::end_counting(fresh->key);
     }
@@ -256,8 +266,6 @@ int64 count_for_reader(const char *text, ArrayType *params)
 int64 refresh(const QueryIdentity *identity)
 {
     check_permissions(identity);
-    if (!cache_store::no_uncommitted_writes())
-        return count_live(identity, "this transaction has written: its count is not shared");
 
     Entry before;
     bool had_count = find_entry_fresh(identity->key, &before) && before.has_count &&
@@ -274,13 +282,9 @@ int64 refresh(const QueryIdentity *identity)
         }
     }
     bytea *signature = change_signature(identity);
-    CountRun run = count_marked(identity->key, identity);
-    if (!cache_store::no_uncommitted_writes()) {
-        key_lock::unlock(identity->key);
-        key_lock::end_counting(identity->key);
-        return run.count;
-    }
-    share_and_release(identity, run, signature);
+    bool count_wrote;
+    CountRun run = count_marked(identity->key, identity, &count_wrote);
+    keep_and_release(identity, run, signature, count_wrote);
     shared_index::note(identity->key, Event::kCount, run.milliseconds);  // after the store
     return run.count;
 }
@@ -353,7 +357,8 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
             result = {Outcome::kUnchanged, entry.count, 0.0, result.query};
         } else {
             pgstat_report_activity(STATE_RUNNING, psprintf("fast_count: counting %s", entry.query));
-            CountRun run = count_marked(key, identity);
+            bool count_wrote;
+            CountRun run = count_marked(key, identity, &count_wrote);
             cache_store::store_count(identity, run, signature);
             shared_index::note(key, Event::kCount, run.milliseconds);
             result = {Outcome::kRefreshed, run.count, run.milliseconds, result.query};
