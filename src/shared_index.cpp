@@ -331,6 +331,45 @@ void forget_other_catalogs(Oid catalog)
     });
 }
 
+void forget_expired(TimestampTz now)
+{
+    if (shared == nullptr)
+        return;
+    auto expired = [now](const Slot &slot) {
+        return slot.tag.database == MyDatabaseId && !slot.registered && !slot.exact &&
+               slot.has_expires_at && slot.expires_at <= now;
+    };
+    // Found under the shared lock, so that hits are not held up by the
+    // scan; removed under the exclusive one only when there are any.
+    constexpr int kBatch = 1024;
+    Tag *tags = static_cast<Tag *>(palloc(sizeof(Tag) * kBatch));
+    int found = 0;
+    LWLockAcquire(shared->lock, LW_SHARED);
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, index);
+    Slot *slot;
+    while ((slot = static_cast<Slot *>(hash_seq_search(&status))) != nullptr) {
+        if (!expired(*slot))
+            continue;
+        tags[found++] = slot->tag;
+        if (found == kBatch) {
+            hash_seq_term(&status);
+            break;
+        }
+    }
+    LWLockRelease(shared->lock);
+    if (found > 0) {
+        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+        for (int i = 0; i < found; i++) {
+            auto *still = static_cast<Slot *>(hash_search(index, &tags[i], HASH_FIND, nullptr));
+            if (still != nullptr && expired(*still))
+                hash_search(index, &tags[i], HASH_REMOVE, nullptr);
+        }
+        LWLockRelease(shared->lock);
+    }
+    pfree(tags);
+}
+
 void note(const pg_uuid_t &key, Event event, double ms)
 {
     if (shared == nullptr)

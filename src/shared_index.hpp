@@ -51,6 +51,11 @@ void publish_now(Oid catalog, const Entry &entry);
 // another catalog table (the extension was dropped and created again).
 void forget_databases_except(List *databases);
 void forget_other_catalogs(Oid catalog);
+// Frees this database's retroactive slots that expired before now: a count
+// published before its writer committed may have no row (the writer rolled
+// back, or another open transaction held the row), so no row's removal
+// would ever free its slot.
+void forget_expired(TimestampTz now);
 
 enum class Event { kHit, kMiss, kCount, kLiveCount };
 // Counts an event of an entry (and in the totals); ms is what the count took

@@ -138,6 +138,7 @@ bool refresh_one(const pg_uuid_t &key)
 
 void drop_expired(List *keys)
 {
+    shared_index::forget_expired(GetCurrentTimestamp());
     if (keys == NIL)
         return;
     StartTransactionCommand();

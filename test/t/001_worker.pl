@@ -72,6 +72,22 @@ ok($node->poll_query_until('app',
 		"SELECT count = 1600 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 1'"),
 	'the held entry is refreshed once the transaction has ended');
 
+# A count is published to shared memory as soon as it is counted: one whose
+# transaction then rolls back has no row, and the worker frees its slot
+# once it expires (no row's removal ever will).
+my $slots = $node->safe_psql('app', 'SELECT entries FROM fast_count_stats()');
+$node->safe_psql('app', q{
+	BEGIN;
+	SET LOCAL fast_count.cache_larger_than = 0;
+	SET LOCAL fast_count.expire_after = 1;
+	SELECT fast_count('SELECT * FROM items WHERE id < 10');
+	ROLLBACK;
+});
+is($node->safe_psql('app', "SELECT entries - $slots FROM fast_count_stats()"),
+	'1', 'a count published before its transaction rolled back keeps a slot');
+ok($node->poll_query_until('app', "SELECT entries = $slots FROM fast_count_stats()"),
+	'the worker frees that slot once the count has expired');
+
 # fast_count.log_level turns those lines down.
 $node->append_conf('postgresql.conf', "fast_count.log_level = debug1\n");
 $node->reload;
