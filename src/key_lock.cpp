@@ -90,7 +90,8 @@ void lock(const pg_uuid_t &key)
 
 bool lock_bounded(const pg_uuid_t &key, double grace_ms)
 {
-    constexpr long kPollMs = 1;
+    constexpr long kMaxPollMs = 10;
+    long poll_ms = 1;
     double waited_ms = 0;
     for (;;) {
         if (try_lock(key))
@@ -98,17 +99,19 @@ bool lock_bounded(const pg_uuid_t &key, double grace_ms)
         if (wait_for_count(key)) {
             // The holder publishes before it ends its count: look again.
             waited_ms = 0;
+            poll_ms = 1;
             continue;
         }
         // Locked, nothing counting: the holder is between its count and
         // the lock's release, or keeps the lock for its transaction.
         if (waited_ms >= grace_ms)
             return false;
-        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kPollMs,
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, poll_ms,
                          PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
-        waited_ms += kPollMs;
+        waited_ms += poll_ms;
+        poll_ms = Min(poll_ms * 2, kMaxPollMs);
     }
 }
 
