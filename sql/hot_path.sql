@@ -52,8 +52,8 @@ SELECT fast_count('SELECT * FROM hp_inbox WHERE unread') AS counted,
 SELECT fast_count_unregister('SELECT * FROM hp_inbox WHERE unread') AS unregistered;
 
 -- A statement with thousands of distinct misses: a count not worth keeping
--- keeps no lock, and a transaction keeps at most 64 new counts (the rest
--- are counted live), so the lock table never runs out.
+-- keeps no lock, and a kept one releases its lock once it is published, so
+-- the lock table never runs out and the transaction keeps all of them.
 SET fast_count.cache_larger_than = 1000000;
 SELECT count(fast_count(format('SELECT * FROM hp WHERE id = %s', g))) AS counted_live
   FROM generate_series(1, 5000) g;

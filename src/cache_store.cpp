@@ -21,6 +21,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 }
 
 namespace fast_count::cache_store {
@@ -190,6 +191,38 @@ HeapTuple find_row(Relation rel, const pg_uuid_t &key)
     return copy;
 }
 
+// Whether a transaction in progress other than this one has inserted,
+// updated or deleted a version of the key's row: writing it now would wait
+// for that transaction (heap_update on the version, or the unique index on
+// an insert) for as long as it stays open.
+bool row_busy(Relation rel, const pg_uuid_t &key)
+{
+    ScanKeyData scan_key;
+    ScanKeyInit(&scan_key, kKey, BTEqualStrategyNumber, F_UUID_EQ,
+                UUIDPGetDatum(const_cast<pg_uuid_t *>(&key)));
+    SnapshotData dirty;
+    InitDirtySnapshot(dirty);
+    SysScanDesc scan = systable_beginscan(rel, entries_key_index_oid, true, &dirty, 1, &scan_key);
+    bool busy = false;
+    // The dirty snapshot names the in-progress inserter or deleter of each
+    // version it returns; this transaction's own versions name none.
+    while (!busy && HeapTupleIsValid(systable_getnext(scan)))
+        busy = TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax);
+    systable_endscan(scan);
+    return busy;
+}
+
+// For writers that cannot skip their write: refuse rather than wait.
+void require_row_free(Relation rel, const pg_uuid_t &key)
+{
+    if (row_busy(rel, key))
+        ereport(ERROR,
+                (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+                 errmsg("the cache entry of this query is being written by another transaction"),
+                 errdetail("A transaction that is still open has stored or changed it."),
+                 errhint("Try again when that transaction has ended.")));
+}
+
 void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
 {
     Row row;
@@ -240,10 +273,25 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
     }
 }
 
-void write_row(Relation rel, HeapTuple old_tuple, Row &row)
+// The last cache row this transaction wrote while it had no other writes,
+// and the command it left the transaction at: while both still hold,
+// nothing else has written.
+struct OwnWrites {
+    TransactionId xid;
+    CommandId command;
+};
+OwnWrites own_writes{InvalidTransactionId, InvalidCommandId};
+
+void note_write(bool was_clean)
 {
-    // Heap-level inserts apply no column defaults or NOT NULL checks: a new
-    // row gets the table's defaults here.
+    if (was_clean)
+        own_writes = {GetTopTransactionIdIfAny(), GetCurrentCommandId(false)};
+}
+
+// The key's new row version, with the table's defaults for a new row
+// (heap-level inserts apply no column defaults or NOT NULL checks).
+HeapTuple form_row(Relation rel, HeapTuple old_tuple, Row &row)
+{
     if (old_tuple == nullptr) {
         if (!row.replace[kRegistered - 1])
             row.set(kRegistered, BoolGetDatum(false));
@@ -253,28 +301,35 @@ void write_row(Relation rel, HeapTuple old_tuple, Row &row)
             row.set(kMode, CStringGetTextDatum("periodic"));
         if (!row.replace[kIsEstimate - 1])
             row.set(kIsEstimate, BoolGetDatum(false));
+        return heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls);
     }
-    HeapTuple written;
-    if (old_tuple != nullptr) {
-        written =
-            heap_modify_tuple(old_tuple, RelationGetDescr(rel), row.values, row.nulls, row.replace);
+    return heap_modify_tuple(old_tuple, RelationGetDescr(rel), row.values, row.nulls, row.replace);
+}
+
+Entry write_row(Relation rel, HeapTuple old_tuple, Row &row)
+{
+    bool was_clean = no_uncommitted_writes();
+    HeapTuple written = form_row(rel, old_tuple, row);
+    if (old_tuple != nullptr)
         CatalogTupleUpdate(rel, &old_tuple->t_self, written);
-    } else {
-        written = heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls);
+    else
         CatalogTupleInsert(rel, written);
-    }
     // Later reads in this transaction (and the next refresh check) see it.
     CommandCounterIncrement();
+    note_write(was_clean);
 
     Entry entry;
     decode(rel, written, &entry, false);
     shared_index::publish_at_commit(RelationGetRelid(rel), entry);
+    return entry;
 }
 
 void delete_row(Relation rel, HeapTuple tuple, const pg_uuid_t &key)
 {
+    bool was_clean = no_uncommitted_writes();
     CatalogTupleDelete(rel, &tuple->t_self);
     CommandCounterIncrement();
+    note_write(was_clean);
     shared_index::forget_at_commit(key);
 }
 
@@ -348,6 +403,13 @@ List *oid_list(Datum array)
     return oids;
 }
 
+bool no_uncommitted_writes()
+{
+    TransactionId xid = GetTopTransactionIdIfAny();
+    return !TransactionIdIsValid(xid) ||
+           (xid == own_writes.xid && GetCurrentCommandId(false) == own_writes.command);
+}
+
 void publish_at_commit(const pg_uuid_t &key)
 {
     Relation rel = open_entries(AccessShareLock);
@@ -396,15 +458,17 @@ bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text)
     return tuple != nullptr;
 }
 
-void store_count(const QueryIdentity *identity, const CountRun &run, bytea *signature)
+namespace {
+
+// The columns a count sets on the key's row (old_tuple: its current
+// version, or null).
+void set_count_columns(Relation rel, HeapTuple old_tuple, const QueryIdentity *identity,
+                       const CountRun &run, bytea *signature, Row &row)
 {
-    Relation rel = open_entries(RowExclusiveLock);
-    HeapTuple old_tuple = find_row(rel, identity->key);
     Entry old{};
     if (old_tuple != nullptr)
         decode(rel, old_tuple, &old, false);
 
-    Row row;
     row.set(kKey, UUIDPGetDatum(const_cast<pg_uuid_t *>(&identity->key)));
     row.set(kRelids, oid_array_datum(identity->relids));
     row.set(kTables, oid_array_datum(identity->tables));
@@ -439,13 +503,66 @@ void store_count(const QueryIdentity *identity, const CountRun &run, bytea *sign
         row.set_null(kRegisteredAt);
         set_query_columns(row, identity, GetUserId(), capture_reading_settings());
     }
+}
+
+} // namespace
+
+void store_count(const QueryIdentity *identity, const CountRun &run, bytea *signature)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    require_row_free(rel, identity->key);
+    HeapTuple old_tuple = find_row(rel, identity->key);
+    Row row;
+    set_count_columns(rel, old_tuple, identity, run, signature, row);
     write_row(rel, old_tuple, row);
     table_close(rel, RowExclusiveLock);
+}
+
+bool keep_count(const QueryIdentity *identity, const CountRun &run, bytea *signature,
+                bool share_now)
+{
+    Relation rel = open_entries(RowExclusiveLock);
+    bool busy = row_busy(rel, identity->key);
+    if (busy && !share_now) {
+        table_close(rel, RowExclusiveLock);
+        return false;
+    }
+    HeapTuple old_tuple = find_row(rel, identity->key);
+    Row row;
+    set_count_columns(rel, old_tuple, identity, run, signature, row);
+    Entry entry;
+    if (!busy) {
+        entry = write_row(rel, old_tuple, row);
+    } else {
+        // The open transaction's version becomes the row when it commits
+        // (the shared index keeps the newer of the two counts).
+        decode(rel, form_row(rel, old_tuple, row), &entry, false);
+    }
+    if (share_now)
+        shared_index::publish_now(RelationGetRelid(rel), entry);
+    table_close(rel, RowExclusiveLock);
+    return !busy;
+}
+
+void require_row_free(const pg_uuid_t &key)
+{
+    Relation rel = open_entries(AccessShareLock);
+    require_row_free(rel, key);
+    table_close(rel, AccessShareLock);
+}
+
+bool row_free(const pg_uuid_t &key)
+{
+    Relation rel = open_entries(AccessShareLock);
+    bool busy = row_busy(rel, key);
+    table_close(rel, AccessShareLock);
+    return !busy;
 }
 
 void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
 {
     Relation rel = open_entries(RowExclusiveLock);
+    require_row_free(rel, key);
     HeapTuple tuple = find_row(rel, key);
     if (tuple != nullptr) {
         Entry old;
@@ -466,6 +583,7 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
                     ArrayType *settings, TimestampTz registered_at)
 {
     Relation rel = open_entries(RowExclusiveLock);
+    require_row_free(rel, identity->key);
     HeapTuple old_tuple = find_row(rel, identity->key);
     Entry old{};
     if (old_tuple != nullptr)
@@ -498,6 +616,7 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
 bool remove(const pg_uuid_t &key)
 {
     Relation rel = open_entries(RowExclusiveLock);
+    require_row_free(rel, key);
     HeapTuple tuple = find_row(rel, key);
     if (tuple != nullptr)
         delete_row(rel, tuple, key);
@@ -508,6 +627,7 @@ bool remove(const pg_uuid_t &key)
 void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at)
 {
     Relation rel = open_entries(RowExclusiveLock);
+    require_row_free(rel, key);
     HeapTuple tuple = find_row(rel, key);
     if (tuple != nullptr) {
         Entry old;

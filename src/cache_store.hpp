@@ -2,7 +2,11 @@
 // cached counts and registrations. Read and written at the heap level:
 // reads see the latest committed rows whatever the caller's isolation level,
 // writes need no privilege on the table (ordinary users have none), and
-// every write happens under the entry's key lock (key_lock.hpp).
+// every write happens under the entry's key lock (key_lock.hpp). A key lock
+// may be released before its writer commits, so no writer waits on a row
+// version of another open transaction: readers skip their write
+// (keep_count), the worker checks row_free() and tries again later, and
+// the other writers fail with 55P03 (lock_not_available) instead.
 #pragma once
 
 #include "count_executor.hpp"
@@ -51,6 +55,13 @@ enum Column : int {
     kColumnCount = kCheckedAt,
 };
 
+// Whether a count taken now would include no uncommitted write: the
+// transaction has no XID, or got it from cache rows written through this
+// file and has run no other writing command since (every heap write uses a
+// command ID, which moves the command counter at the next increment, and a
+// count increments it before it takes its snapshot). Ask after counting.
+bool no_uncommitted_writes();
+
 // Fresh read of one entry; false when there is none.
 bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text = false);
 
@@ -59,6 +70,21 @@ bool lookup(const pg_uuid_t &key, Entry *entry, bool with_text = false);
 // its registration and gets its next refresh time; otherwise the entry is
 // (re)written as retroactive.
 void store_count(const QueryIdentity *identity, const CountRun &run, bytea *signature);
+
+// A reader's or a refresh's count, under the key lock: written to the key's
+// row in this transaction unless another open transaction holds a version
+// of it, and with share_now (the caller made sure that it includes no
+// uncommitted writes) published to the shared index at once, whether
+// written or not. Returns whether the row was written.
+bool keep_count(const QueryIdentity *identity, const CountRun &run, bytea *signature,
+                bool share_now);
+
+// Whether no transaction in progress other than this one holds a version of
+// the key's row (so that writing it would not wait). Ask under the key lock.
+bool row_free(const pg_uuid_t &key);
+
+// Raises 55P03 (lock_not_available) unless row_free(key).
+void require_row_free(const pg_uuid_t &key);
 
 // The tables did not change since the last count: the count still holds as
 // of checked_at, and a registered entry's next refresh moves on.

@@ -261,6 +261,7 @@ List *exact_entries(Oid table)
 void update(const pg_uuid_t &key, const Change &change)
 {
     resolve(true);
+    cache_store::require_row_free(key);  // rather than wait for an open transaction
     Relation rel = table_open(entries_oid, RowExclusiveLock);
     HeapTuple tuple = find_entry(rel, key);
     if (tuple == nullptr) {

@@ -5,6 +5,9 @@
 extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
 }
 
 #include <boost/container/small_vector.hpp>
@@ -37,15 +40,34 @@ void count_one(int delta)
     by_level[level] += delta;
 }
 
-LOCKTAG key_tag(const pg_uuid_t &key)
+LOCKTAG tag_of_class(const pg_uuid_t &key, uint16 lock_class)
 {
     uint32 high;
     uint32 low;
     memcpy(&high, key.data, sizeof(high));
     memcpy(&low, key.data + sizeof(high), sizeof(low));
     LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, high, low, kKeyLockClass);
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, high, low, lock_class);
     return tag;
+}
+
+LOCKTAG key_tag(const pg_uuid_t &key)
+{
+    return tag_of_class(key, kKeyLockClass);
+}
+
+// Waits until no count of key is in flight; false when none was.
+bool wait_for_count(const pg_uuid_t &key)
+{
+    LOCKTAG tag = tag_of_class(key, kCountingLockClass);
+    if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL) {
+        LockRelease(&tag, ShareLock, false);
+        return false;
+    }
+    // A real lock wait: the deadlock detector and isolation tests see it.
+    (void) LockAcquire(&tag, ShareLock, false, false);
+    LockRelease(&tag, ShareLock, false);
+    return true;
 }
 
 } // namespace
@@ -64,6 +86,45 @@ void lock(const pg_uuid_t &key)
     LOCKTAG tag = key_tag(key);
     (void) LockAcquire(&tag, ExclusiveLock, false, false);
     count_one(1);
+}
+
+bool lock_bounded(const pg_uuid_t &key, double grace_ms)
+{
+    constexpr long kMaxPollMs = 10;
+    long poll_ms = 1;
+    double waited_ms = 0;
+    for (;;) {
+        if (try_lock(key))
+            return true;
+        if (wait_for_count(key)) {
+            // The holder publishes before it ends its count: look again.
+            waited_ms = 0;
+            poll_ms = 1;
+            continue;
+        }
+        // Locked, nothing counting: the holder is between its count and
+        // the lock's release, or keeps the lock for its transaction.
+        if (waited_ms >= grace_ms)
+            return false;
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, poll_ms,
+                         PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        waited_ms += poll_ms;
+        poll_ms = Min(poll_ms * 2, kMaxPollMs);
+    }
+}
+
+void begin_counting(const pg_uuid_t &key)
+{
+    LOCKTAG tag = tag_of_class(key, kCountingLockClass);
+    (void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+void end_counting(const pg_uuid_t &key)
+{
+    LOCKTAG tag = tag_of_class(key, kCountingLockClass);
+    LockRelease(&tag, ExclusiveLock, false);
 }
 
 void unlock(const pg_uuid_t &key)

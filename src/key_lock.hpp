@@ -13,9 +13,11 @@ extern "C" {
 namespace fast_count::key_lock {
 
 // Fourth field of the advisory lock tag. User advisory locks use 1 and 2;
-// pg_locks shows ours with objsubid 17987 ("FC") and 17988 (worker).
+// pg_locks shows ours with objsubid 17987 ("FC"), 17988 (worker) and 17989
+// (a count in flight).
 constexpr uint16 kKeyLockClass = 0x4643;
 constexpr uint16 kWorkerLockClass = 0x4644;
+constexpr uint16 kCountingLockClass = 0x4645;
 
 // Takes the key's lock if it is free.
 bool try_lock(const pg_uuid_t &key);
@@ -23,9 +25,23 @@ bool try_lock(const pg_uuid_t &key);
 // Waits for the key's lock.
 void lock(const pg_uuid_t &key);
 
-// Releases a key lock before the end of the transaction (for a reader that
-// wrote nothing under it).
+// Waits for the key's lock only while its holder is counting (see
+// Counting), then at most about grace_ms more: a holder that keeps the lock
+// for the rest of its transaction (a registration, an exact-mode change)
+// must not hold up readers. False when the lock was not had.
+bool lock_bounded(const pg_uuid_t &key, double grace_ms);
+
+// Releases a key lock before the end of the transaction: a reader or a
+// refresh releases it as soon as its count is published, whatever its
+// transaction does afterwards.
 void unlock(const pg_uuid_t &key);
+
+// Marks a count of key in flight, from begin_counting() until
+// end_counting() (or the end of the (sub)transaction, on error): waiters in
+// lock_bounded() wait for it as long as it takes, and no longer. Plain
+// functions, not an object: an ERROR in the count longjmps past C++ scopes.
+void begin_counting(const pg_uuid_t &key);
+void end_counting(const pg_uuid_t &key);
 
 // Whether this transaction took any key lock; a backend that holds one never
 // waits for another, so readers cannot deadlock on each other.

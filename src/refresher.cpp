@@ -67,18 +67,63 @@ int64 count_live(const QueryIdentity *identity, const char *why)
     return run.count;
 }
 
-CountRun count_and_store(const QueryIdentity *identity)
-{
-    bytea *signature = change_signature(identity);
-    CountRun run = run_count(identity, Shared::kYes);
-    cache_store::store_count(identity, run, signature);
-    shared_index::note(identity->key, Event::kCount, run.milliseconds);  // after the store
-    return run;
-}
-
 bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
 {
     return memcmp(a.data, b.data, UUID_LEN) == 0;
+}
+
+// Counts key, with waiters told a count is in flight; *wrote: the count
+// itself wrote (a function of the query did), so it is nobody's to keep.
+// In REPEATABLE READ or SERIALIZABLE the count is as of the transaction's
+// snapshot, taken at or after the transaction's start: it is labelled as of
+// that start, never as of now, so that it expires no later than a count
+// taken then would.
+CountRun count_marked(const pg_uuid_t &key, const QueryIdentity *identity, bool *wrote)
+{
+    key_lock::begin_counting(key);
+    // Any write uses a command ID, which the increment after the count
+    // turns into a new command; the one before settles earlier writes.
+    CommandCounterIncrement();
+    CommandId before = GetCurrentCommandId(false);
+    CountRun run = run_count(identity, Shared::kYes);
+    CommandCounterIncrement();
+    *wrote = GetCurrentCommandId(false) != before;
+    if (IsolationUsesXactSnapshot())
+        run.started_at = Min(run.started_at, GetCurrentTransactionStartTimestamp());
+    return run;
+}
+
+// How long a waiter waits for a key lock held by a transaction that is not
+// counting: about as long as the last count of the entry took, so that a
+// reader never waits much longer than counting itself would take.
+double grace_ms(bool found, const Entry &entry)
+{
+    constexpr double kMinimumMs = 10.0;
+    return found && entry.has_count ? Max(kMinimumMs, entry.count_ms) : kMinimumMs;
+}
+
+// The entry as the shared index has it (where a count published by a
+// transaction still open is), or else as the table has it; no hit counted.
+bool find_entry_fresh(const pg_uuid_t &key, Entry *entry)
+{
+    if (shared_index::usable() && shared_index::find(cache_store::catalog_oid(), key, entry))
+        return true;
+    return cache_store::lookup(key, entry);
+}
+
+// Keeps a count under the key lock, then releases the lock and the
+// in-flight mark right away, whatever the transaction does next. A count
+// that includes no uncommitted writes is shared at once; one that includes
+// this transaction's own writes is kept in its row only, which others see
+// when (and if) those writes commit; one the count itself wrote is not kept.
+void keep_and_release(const QueryIdentity *identity, const CountRun &run, bytea *signature,
+                      bool count_wrote)
+{
+    if (!count_wrote)
+        (void) cache_store::keep_count(identity, run, signature,
+                                       cache_store::no_uncommitted_writes());
+    key_lock::unlock(identity->key);
+    key_lock::end_counting(identity->key);
 }
 
 bool usable_now(const Entry &entry, void *now)
@@ -156,11 +201,12 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
         shared_index::note(fresh->key, Event::kMiss, 0);
         if (!key_lock::try_lock(fresh->key))
             return estimate.count;
-        if (cache_store::lookup(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
+        if (find_entry_fresh(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
             key_lock::unlock(fresh->key);
             return entry.count;
         }
-        cache_store::store_count(fresh, estimate, nullptr);
+        key_lock::begin_counting(fresh->key);
+        keep_and_release(fresh, estimate, nullptr, false);
         worker_control::worker_needed_at_commit();
         return estimate.count;
     }
@@ -170,10 +216,17 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
         // doing the same in the other order; count without caching instead.
         if (key_lock::holding_any())
             return count_live(fresh, "another count of this query is running");
-        key_lock::lock(fresh->key);
+        // Wait for a count in flight, not for the transaction around it.
+        if (!key_lock::lock_bounded(fresh->key, grace_ms(found, entry))) {
+            if (find_entry_fresh(fresh->key, &entry) && usable(entry, GetCurrentTimestamp())) {
+                shared_index::note(fresh->key, Event::kMiss, 0);
+                return entry.count;
+            }
+            return count_live(fresh, "another transaction keeps this query's entry locked");
+        }
     }
-    // Someone may have stored a count between our look and the lock.
-    found = cache_store::lookup(fresh->key, &entry);
+    // Someone may have published a count between our look and the lock.
+    found = find_entry_fresh(fresh->key, &entry);
     if (found && usable(entry, GetCurrentTimestamp())) {
         shared_index::note(fresh->key, Event::kMiss, 0);
         key_lock::unlock(fresh->key);
@@ -181,13 +234,19 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     }
 
     bytea *signature = change_signature(fresh);
-    CountRun run = run_count(fresh, Shared::kYes);
-    if ((found && entry.registered) || worth_keeping(run))
-        cache_store::store_count(fresh, run, signature);
-    else if (found)
-        cache_store::remove(fresh->key);
-    else
-        key_lock::unlock(fresh->key);  // nothing written: nothing to keep it for
+    bool count_wrote;
+    CountRun run = count_marked(fresh->key, fresh, &count_wrote);
+    // A newer count (an older snapshot's count came late) stays.
+    bool newer_known = found && entry.has_count && entry.counted_at > run.started_at;
+    if (!newer_known && ((found && entry.registered) || worth_keeping(run))) {
+        keep_and_release(fresh, run, signature, count_wrote);
+    } else {
+        if (!count_wrote && found && !newer_known && !entry.registered &&
+            cache_store::row_free(fresh->key))
+            cache_store::remove(fresh->key);
+        key_lock::unlock(fresh->key);
+        key_lock::end_counting(fresh->key);
+    }
     // After the store, so that the notes land on the entry it publishes.
     shared_index::note(fresh->key, Event::kMiss, 0);
     shared_index::note(fresh->key, Event::kCount, run.milliseconds);
@@ -209,16 +268,25 @@ int64 refresh(const QueryIdentity *identity)
     check_permissions(identity);
 
     Entry before;
-    bool had_count = cache_store::lookup(identity->key, &before) && before.has_count &&
+    bool had_count = find_entry_fresh(identity->key, &before) && before.has_count &&
                      !before.is_estimate;
     if (!key_lock::try_lock(identity->key)) {
-        key_lock::lock(identity->key);
+        if (key_lock::holding_any() ||
+            !key_lock::lock_bounded(identity->key, grace_ms(had_count, before)))
+            return count_live(identity, "another transaction keeps this query's entry locked");
         Entry after;
-        if (cache_store::lookup(identity->key, &after) && after.has_count && !after.is_estimate &&
-            (!had_count || after.counted_at > before.counted_at))
+        if (find_entry_fresh(identity->key, &after) && after.has_count && !after.is_estimate &&
+            (!had_count || after.counted_at > before.counted_at)) {
+            key_lock::unlock(identity->key);
             return after.count;
+        }
     }
-    return count_and_store(identity).count;
+    bytea *signature = change_signature(identity);
+    bool count_wrote;
+    CountRun run = count_marked(identity->key, identity, &count_wrote);
+    keep_and_release(identity, run, signature, count_wrote);
+    shared_index::note(identity->key, Event::kCount, run.milliseconds);  // after the store
+    return run.count;
 }
 
 namespace {
@@ -295,8 +363,9 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
     restricted::check_owner_exists(entry.owner);
 
     // Key locks are the transaction's: taken here, outside the owner's
-    // scope, whose rollback would release them.
-    if (!key_lock::try_lock(key)) {
+    // scope, whose rollback would release them. A row another open
+    // transaction holds would make the store wait: busy, next time.
+    if (!key_lock::try_lock(key) || !cache_store::row_free(key)) {
         result.outcome = Outcome::kBusy;
         return result;
     }
@@ -306,18 +375,23 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
         return result;
     }
 
+    // Readers that find the key locked wait for this count, and no longer.
+    key_lock::begin_counting(key);
     OwnerReading reading = read_as_owner(entry, key);
+    key_lock::end_counting(key);
     const QueryIdentity *identity = reading.identity;
     if (!same_key(identity->key, key)) {
         // The text now reads other relations (a table was recreated, or the
         // database was restored): the registration follows the text.
-        if (!key_lock::try_lock(identity->key)) {
+        if (!key_lock::try_lock(identity->key) || !cache_store::row_free(identity->key)) {
             result.outcome = Outcome::kBusy;
             return result;
         }
         Entry moved = entry;
         moved.has_count = false;  // counted afresh under the new key
+        key_lock::begin_counting(identity->key);
         OwnerReading counted = read_as_owner(moved, identity->key);
+        key_lock::end_counting(identity->key);
         if (!same_key(counted.identity->key, identity->key)) {
             result.outcome = Outcome::kBusy;  // changed again meanwhile: next time
             return result;

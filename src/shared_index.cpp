@@ -67,6 +67,7 @@ enum class OpKind { kPublish, kForget, kForgetDatabase };
 
 struct PendingOp {
     OpKind kind;
+    bool now;   // published under the key lock before commit (publish_now)
     int level;  // subtransaction nesting level that queued it
     Oid catalog;
     Entry entry;
@@ -132,8 +133,25 @@ void apply(const PendingOp &op)
             pg_atomic_init_u64(&slot->hits, 0);
             pg_atomic_init_u64(&slot->misses, 0);
             pg_atomic_init_u64(&slot->counts, 0);
+            copy_to_slot(slot, op.catalog, op.entry);
+        } else if (slot->catalog == op.catalog && slot->has_count && op.entry.has_count &&
+                   op.entry.counted_at < slot->counted_at) {
+            // Counts are published before their writers commit, so an older
+            // one can arrive last: the newer count stays, and a row
+            // committed with an older count brings only what it registers.
+            if (op.now)
+                return;
+            Entry merged = op.entry;
+            merged.count = slot->count;
+            merged.counted_at = slot->counted_at;
+            merged.count_ms = slot->count_ms;
+            merged.is_estimate = slot->is_estimate;
+            merged.has_expires_at = slot->has_expires_at;
+            merged.expires_at = slot->expires_at;
+            copy_to_slot(slot, op.catalog, merged);
+        } else {
+            copy_to_slot(slot, op.catalog, op.entry);
         }
-        copy_to_slot(slot, op.catalog, op.entry);
         pg_atomic_fetch_add_u64(&slot->misses, op.add_misses);
         pg_atomic_fetch_add_u64(&slot->counts, op.add_counts);
         break;
@@ -272,8 +290,13 @@ void publish_now(Oid catalog, const Entry &entry)
     PendingOp op;
     memset(&op, 0, sizeof(op));
     op.kind = OpKind::kPublish;
+    op.now = true;
     op.catalog = catalog;
     op.entry = entry;
+    op.entry.query = nullptr;
+    op.entry.params = nullptr;
+    op.entry.settings = nullptr;
+    op.entry.change_signature = nullptr;
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     apply(op);
     LWLockRelease(shared->lock);
@@ -306,6 +329,45 @@ void forget_other_catalogs(Oid catalog)
     forget_slots_if([catalog](const Slot &slot) {
         return slot.tag.database == MyDatabaseId && slot.catalog != catalog;
     });
+}
+
+void forget_expired(TimestampTz now)
+{
+    if (shared == nullptr)
+        return;
+    auto expired = [now](const Slot &slot) {
+        return slot.tag.database == MyDatabaseId && !slot.registered && !slot.exact &&
+               slot.has_expires_at && slot.expires_at <= now;
+    };
+    // Found under the shared lock, so that hits are not held up by the
+    // scan; removed under the exclusive one only when there are any.
+    constexpr int kBatch = 1024;
+    Tag *tags = static_cast<Tag *>(palloc(sizeof(Tag) * kBatch));
+    int found = 0;
+    LWLockAcquire(shared->lock, LW_SHARED);
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, index);
+    Slot *slot;
+    while ((slot = static_cast<Slot *>(hash_seq_search(&status))) != nullptr) {
+        if (!expired(*slot))
+            continue;
+        tags[found++] = slot->tag;
+        if (found == kBatch) {
+            hash_seq_term(&status);
+            break;
+        }
+    }
+    LWLockRelease(shared->lock);
+    if (found > 0) {
+        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+        for (int i = 0; i < found; i++) {
+            auto *still = static_cast<Slot *>(hash_search(index, &tags[i], HASH_FIND, nullptr));
+            if (still != nullptr && expired(*still))
+                hash_search(index, &tags[i], HASH_REMOVE, nullptr);
+        }
+        LWLockRelease(shared->lock);
+    }
+    pfree(tags);
 }
 
 void note(const pg_uuid_t &key, Event event, double ms)

@@ -1,9 +1,13 @@
 // Shared-memory index of cached counts (preloaded library only): key ->
 // count and freshness, so that a cache hit reads no table. It mirrors
 // fast_count.entries: every committed change of an entry is published here
-// at commit, while the writer still holds the entry's key lock, so a newer
-// version can never be overwritten by an older one. Readers treat a miss
-// here as "look in the table". Not used on a standby, whose table changes
+// at commit, and a reader's or a refresh's count (one that includes no
+// uncommitted writes) as soon as it is counted, under the key lock, so that
+// waiters need not wait for the counting transaction to end. Publication is
+// thus not ordered by commit: an older count never replaces a newer one
+// (counted_at decides), and a row committed with an older count than the
+// slot's changes only the registration fields. Readers treat a miss here as
+// "look in the table". Not used on a standby, whose table changes
 // arrive by WAL replay without anyone publishing them.
 #pragma once
 
@@ -38,7 +42,8 @@ void publish_at_commit(Oid catalog, const Entry &entry);
 void forget_at_commit(const pg_uuid_t &key);
 // This database's whole index goes at commit (the table was edited by hand).
 void forget_database_at_commit();
-// For a reader or loader holding the key lock over committed values.
+// For a reader, a refresh or the loader holding the key lock over values
+// that include no uncommitted writes; ignored when the slot has a newer count.
 void publish_now(Oid catalog, const Entry &entry);
 
 // Frees slots nobody can read any more: those of databases not in
@@ -46,6 +51,11 @@ void publish_now(Oid catalog, const Entry &entry);
 // another catalog table (the extension was dropped and created again).
 void forget_databases_except(List *databases);
 void forget_other_catalogs(Oid catalog);
+// Frees this database's retroactive slots that expired before now: a count
+// published before its writer committed may have no row (the writer rolled
+// back, or another open transaction held the row), so no row's removal
+// would ever free its slot.
+void forget_expired(TimestampTz now);
 
 enum class Event { kHit, kMiss, kCount, kLiveCount };
 // Counts an event of an entry (and in the totals); ms is what the count took

@@ -71,8 +71,10 @@ void report_failure(const pg_uuid_t &key, ErrorData *error)
 {
     fault::point(fault::kWorkerRecord);
     cache_store::Entry entry;
-    if (key_lock::try_lock(key) && cache_store::lookup(key, &entry, true) &&
-        (entry.registered || entry.is_estimate)) {
+    // A row another open transaction holds would make us wait: the next
+    // cycle tries again anyway.
+    if (key_lock::try_lock(key) && cache_store::row_free(key) &&
+        cache_store::lookup(key, &entry, true) && (entry.registered || entry.is_estimate)) {
         TimestampTz retry_at =
             GetCurrentTimestamp() + retry_delay_us(entry.failures, entry.refresh_every_us);
         cache_store::record_failure(key, error->message, retry_at);
@@ -114,6 +116,7 @@ bool refresh_one(const pg_uuid_t &key)
 
 void drop_expired(List *keys)
 {
+    shared_index::forget_expired(GetCurrentTimestamp());
     if (keys == NIL)
         return;
     StartTransactionCommand();
@@ -122,7 +125,7 @@ void drop_expired(List *keys)
     foreach (lc, keys) {
         const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
         cache_store::Entry entry;
-        if (!key_lock::try_lock(key))
+        if (!key_lock::try_lock(key) || !cache_store::row_free(key))
             continue;
         if (cache_store::lookup(key, &entry) && !entry.registered &&
             (!entry.has_expires_at || entry.expires_at <= GetCurrentTimestamp())) {

@@ -43,6 +43,51 @@ ok($node->poll_query_until('app',
 		"SELECT state = 'idle' AND query = 'fast_count: waiting for the next refresh' FROM pg_stat_activity WHERE backend_type = 'fast_count worker'"),
 	'pg_stat_activity shows the worker waiting between refreshes');
 
+# A session that refreshed a registered query and keeps its transaction
+# open holds a version of that entry's row: the worker does not wait for it
+# (it would hold up every other registered query), it goes on refreshing
+# the others and refreshes that one once the session's transaction ends.
+$node->safe_psql('app',
+	q{SELECT fast_count_register('SELECT * FROM items WHERE state = 2', '1 second')});
+ok($node->poll_query_until('app',
+		"SELECT count = 1000 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 2'"),
+	'a second registered query is counted');
+my $open = $node->background_psql('app');
+$open->query_safe('BEGIN');
+is($open->query_safe(q{SELECT fast_count_refresh('SELECT * FROM items WHERE state = 1')}),
+	'1500', 'a session refreshes a registered query and keeps its transaction open');
+$node->safe_psql('app', q{
+	INSERT INTO items SELECT g, 1 FROM generate_series(3501, 3600) g;
+	INSERT INTO items SELECT g, 2 FROM generate_series(3601, 3700) g;
+});
+ok($node->poll_query_until('app',
+		"SELECT count = 1100 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 2'"),
+	'the worker goes on refreshing the other registered queries');
+is($node->safe_psql('app',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'fast_count worker' AND wait_event_type = 'Lock'"),
+	'0', 'and waits for no lock');
+$open->query_safe('COMMIT');
+$open->quit;
+ok($node->poll_query_until('app',
+		"SELECT count = 1600 FROM fast_count_entries WHERE query = 'SELECT * FROM items WHERE state = 1'"),
+	'the held entry is refreshed once the transaction has ended');
+
+# A count is published to shared memory as soon as it is counted: one whose
+# transaction then rolls back has no row, and the worker frees its slot
+# once it expires (no row's removal ever will).
+my $slots = $node->safe_psql('app', 'SELECT entries FROM fast_count_stats()');
+$node->safe_psql('app', q{
+	BEGIN;
+	SET LOCAL fast_count.cache_larger_than = 0;
+	SET LOCAL fast_count.expire_after = 1;
+	SELECT fast_count('SELECT * FROM items WHERE id < 10');
+	ROLLBACK;
+});
+is($node->safe_psql('app', "SELECT entries - $slots FROM fast_count_stats()"),
+	'1', 'a count published before its transaction rolled back keeps a slot');
+ok($node->poll_query_until('app', "SELECT entries = $slots FROM fast_count_stats()"),
+	'the worker frees that slot once the count has expired');
+
 # fast_count.log_level turns those lines down.
 $node->append_conf('postgresql.conf', "fast_count.log_level = debug1\n");
 $node->reload;

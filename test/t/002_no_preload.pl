@@ -29,6 +29,30 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'fast_count%'}),
 	'0', 'reading starts no worker when nothing is registered');
 
+# Without the shared index too, an open transaction holds up no other
+# reader: a reader keeps its key lock only while it counts, and a reader
+# that finds the key locked by a transaction that is not counting counts
+# live. (lock_timeout only turns a wait for the open transaction into a
+# failure instead of a hang.)
+my $open = $node->background_psql('postgres');
+$open->query_safe('BEGIN');
+$open->query_safe('SET LOCAL fast_count.cache_larger_than = 0');
+is($open->query_safe(q{SELECT fast_count('SELECT * FROM items WHERE id <= 500')}),
+	'500', 'a reader counts in a transaction it keeps open');
+is($node->safe_psql('postgres', q{
+	SET lock_timeout = '60s';
+	SET fast_count.cache_larger_than = 0;
+	SELECT fast_count('SELECT * FROM items WHERE id <= 500');
+}), '500', 'another reader does not wait for that transaction');
+$open->query_safe(
+	q{SELECT fast_count_register('SELECT * FROM items WHERE id <= 100', '1 hour')});
+is($node->safe_psql('postgres', q{
+	SET lock_timeout = '60s';
+	SELECT fast_count('SELECT * FROM items WHERE id <= 100');
+}), '100', 'nor for a registration left open');
+$open->query_safe('ROLLBACK');
+$open->quit;
+
 $node->safe_psql('postgres',
 	q{SELECT fast_count_register('SELECT * FROM items WHERE id > 1000', '1 second')});
 ok($node->poll_query_until('postgres',
