@@ -15,6 +15,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
@@ -346,6 +347,23 @@ OwnerReading read_as_owner(const Entry &entry, const pg_uuid_t &expected_key)
     return reading;
 }
 
+// Locks the relations the entry last read, for the transaction. Reading
+// its text would lock them, but only inside the owner's scope, whose
+// rollback releases them, and after the key lock: DROP and TRUNCATE take
+// the relation first and then (in their event and exact-mode triggers) the
+// key, so the worker must take them in that order too.
+void lock_relations_read(const pg_uuid_t &key)
+{
+    List *relids;
+    List *tables;
+    cache_store::relations_of(key, &relids, &tables);
+    List *relations = list_concat_unique_oid(relids, tables);
+    list_sort(relations, list_oid_cmp);
+    ListCell *lc;
+    foreach (lc, relations)
+        LockRelationOid(lfirst_oid(lc), AccessShareLock);
+}
+
 } // namespace
 
 WorkerResult refresh_entry(const pg_uuid_t &key)
@@ -361,6 +379,7 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
         return result;
     }
     restricted::check_owner_exists(entry.owner);
+    lock_relations_read(key);
 
     // Key locks are the transaction's: taken here, outside the owner's
     // scope, whose rollback would release them. A row another open
@@ -383,6 +402,9 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
     if (!same_key(identity->key, key)) {
         // The text now reads other relations (a table was recreated, or the
         // database was restored): the registration follows the text.
+        ListCell *lc;
+        foreach (lc, identity->tables)
+            LockRelationOid(lfirst_oid(lc), AccessShareLock);
         if (!key_lock::try_lock(identity->key) || !cache_store::row_free(identity->key)) {
             result.outcome = Outcome::kBusy;
             return result;
