@@ -9,7 +9,7 @@ separately, PREPARE-style, so the same SQL is rewritten here with ``$1..$n``:
 the values never become part of the text.
 """
 
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 
 class PlaceholderError(ValueError):
@@ -30,9 +30,59 @@ def numbered(sql: str, casts: Sequence[Optional[str]]) -> str:
     ``len(casts)`` or the SQL holds another ``%`` directive, as psycopg2
     would.
     """
+    return number(sql, [Slot(None, cast) for cast in casts], merge=NO_MERGE)[0]
+
+
+class Slot(NamedTuple):
+    """What one ``%s`` stands for: a value (its text, None for NULL, and its
+    cast), or, with ``items``, a tuple written ``($a, $b, ...)``."""
+
+    text: Optional[str]
+    cast: Optional[str]
+    items: Optional[tuple] = None
+
+
+# Which equal values share one $n (see number()).
+NO_MERGE = 0
+MERGE_TYPED = 1   # same text and same cast: the very same constant
+MERGE_ALL = 2     # also untyped values (strings, NULL) of the same text
+
+
+def number(sql: str, slots: Sequence[Slot], merge: int = MERGE_TYPED) -> Tuple[str, Tuple]:
+    """``sql`` with its ``%s`` numbered ``$1..$n`` and ``%%`` made ``%``, and
+    the texts of ``$1..$n``.
+
+    Django writes an expression that takes a parameter once for SELECT and
+    again for GROUP BY / ORDER BY, with a parameter each time; psycopg2 makes
+    both the same literal, but ``$1`` and ``$2`` are different expressions to
+    PostgreSQL (42803, 42P10). So equal values share one ``$n``: always when
+    they carry the same cast (the same constant either way), and with
+    MERGE_ALL also untyped ones, which then get their type from their first
+    use instead of from each use (hence only when the statement needs it).
+    Raises PlaceholderError as numbered() does; an empty tuple too, as
+    PostgreSQL would refuse psycopg2's ``()``.
+    """
     out = []
-    used = 0
+    texts = []
+    numbers = {}   # (text, cast) -> n
+    at_slot = 0
     start = 0
+
+    def param(slot: Slot) -> str:
+        if slot.items is not None:
+            if not slot.items:
+                raise PlaceholderError("an empty tuple as a parameter: PostgreSQL refuses ()")
+            return "(%s)" % ", ".join(param(item) for item in slot.items)
+        key = (slot.text, slot.cast)
+        shareable = merge == MERGE_ALL or (merge == MERGE_TYPED and slot.cast is not None)
+        n = numbers.get(key) if shareable else None
+        if n is None:
+            texts.append(slot.text)
+            n = len(texts)
+            if shareable:
+                numbers[key] = n
+        return "$%d::%s" % (n, slot.cast) if slot.cast else "$%d" % n
+
     while True:
         at = sql.find("%", start)
         if at < 0:
@@ -43,23 +93,21 @@ def numbered(sql: str, casts: Sequence[Optional[str]]) -> str:
         if directive == "%":
             out.append("%")
         elif directive == "s":
-            if used == len(casts):
+            if at_slot == len(slots):
                 raise PlaceholderError(
-                    "the SQL has more %%s placeholders than the %d parameter(s)" % len(casts))
-            used += 1
-            param = "$%d" % used
-            if casts[used - 1]:
-                param += "::" + casts[used - 1]
+                    "the SQL has more %%s placeholders than the %d parameter(s)" % len(slots))
+            text = param(slots[at_slot])
+            at_slot += 1
             if at > 0 and _is_identifier_char(sql[at - 1]):
-                param = " " + param
+                text = " " + text
             if _is_identifier_char(sql[at + 2:at + 3]):
-                param += " "
-            out.append(param)
+                text += " "
+            out.append(text)
         else:
             raise PlaceholderError(
                 "unsupported placeholder %r at position %d of the SQL" % (sql[at:at + 2], at))
         start = at + 2
-    if used != len(casts):
+    if at_slot != len(slots):
         raise PlaceholderError(
-            "the SQL has %d %%s placeholder(s) but there are %d parameter(s)" % (used, len(casts)))
-    return "".join(out)
+            "the SQL has %d %%s placeholder(s) but there are %d parameter(s)" % (at_slot, len(slots)))
+    return "".join(out), tuple(texts)

@@ -2,7 +2,8 @@
 
 from django.test import SimpleTestCase
 
-from fast_count_django.placeholders import PlaceholderError, numbered
+from fast_count_django.placeholders import (MERGE_ALL, MERGE_TYPED, NO_MERGE, PlaceholderError, Slot,
+                                           number, numbered)
 
 
 class Numbered(SimpleTestCase):
@@ -32,3 +33,30 @@ class Numbered(SimpleTestCase):
             with self.subTest(sql):
                 with self.assertRaises(PlaceholderError):
                     numbered(sql, casts)
+
+
+class SharedNumbers(SimpleTestCase):
+    def test_equal_typed_values_share_a_number(self):
+        slots = [Slot("100", "integer"), Slot("x", None), Slot("100", "integer"), Slot("100", "bigint")]
+        self.assertEqual(
+            number("SELECT a / %s, b || %s GROUP BY a / %s, c / %s", slots),
+            ("SELECT a / $1::integer, b || $2 GROUP BY a / $1::integer, c / $3::bigint",
+             ("100", "x", "100")))
+
+    def test_untyped_values_share_only_when_asked(self):
+        slots = [Slot("/", None), Slot("/", None), Slot(None, None), Slot(None, None)]
+        self.assertEqual(number("SELECT %s, %s, %s, %s", slots, MERGE_TYPED)[0],
+                         "SELECT $1, $2, $3, $4")
+        self.assertEqual(number("SELECT %s, %s, %s, %s", slots, MERGE_ALL),
+                         ("SELECT $1, $1, $2, $2", ("/", None)))
+        self.assertEqual(number("SELECT %s, %s", [Slot("1", "integer")] * 2, NO_MERGE)[0],
+                         "SELECT $1::integer, $2::integer")
+
+    def test_tuples_are_lists_of_parameters(self):
+        row = Slot(None, None, (Slot("1", "integer"), Slot("a", None),
+                                Slot(None, None, (Slot("2", "integer"), Slot(None, None)))))
+        self.assertEqual(number("SELECT * FROM t WHERE x IN %s AND y = %s", [row, Slot("1", "integer")]),
+                         ("SELECT * FROM t WHERE x IN ($1::integer, $2, ($3::integer, $4)) AND y = $1::integer",
+                          ("1", "a", "2", None)))
+        with self.assertRaises(PlaceholderError):
+            number("SELECT * FROM t WHERE x IN %s", [Slot(None, None, ())])
