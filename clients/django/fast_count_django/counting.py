@@ -171,8 +171,7 @@ def _count(queryset, strict: bool, options: CountOptions, with_info: bool):
             raise extension.ExtensionMissing(alias)
         return fall_back("missing", "the fast_count extension is not installed")
     try:
-        with protected(connection):
-            prepared = prepare(connection, sql, values)
+        prepared = prepare(connection, sql, values)
         started = None
         if with_info:
             with connection.cursor() as cursor:

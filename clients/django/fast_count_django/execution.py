@@ -15,26 +15,18 @@ otherwise last until its end. Should the call fail, the savepoint's rollback
 puts them back.
 """
 
-import contextlib
 from typing import Callable, Sequence, Tuple
 
-from django.db import DataError, NotSupportedError, ProgrammingError, transaction
+from django.db import DataError, NotSupportedError, ProgrammingError
 
 from . import extension
+from .savepoint import protected  # noqa: F401 (also imported from here)
 from .statement import CountStatement, Prepared
 
 # 42803: "must appear in the GROUP BY clause", 42P10: "ORDER BY expressions
 # must appear in select list": what PostgreSQL says of an expression that
 # Django repeats with a parameter each time, when the parameters differ.
 _REPEATED_EXPRESSION = ("42803", "42P10")
-
-
-def protected(connection):
-    """A savepoint when the caller is inside a transaction (a failed
-    statement there would abort it), nothing in autocommit mode."""
-    if connection.in_atomic_block or not connection.get_autocommit():
-        return transaction.atomic(using=connection.alias)
-    return contextlib.nullcontext()
 
 
 def pgcode(error) -> str:
@@ -44,11 +36,23 @@ def pgcode(error) -> str:
     return getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None) or ""
 
 
+_calls = {}   # (schema, function, arguments_sql, setting names) -> SQL
+
+
 def call_sql(connection, function: str, arguments_sql: str,
              settings: Sequence[Tuple[str, str]] = ()) -> str:
     """``SELECT <function>(<arguments_sql>)``, with ``settings`` (name,
     value) set around the call (their values become the first parameters)."""
-    call = "%s(%s)" % (extension.function(connection, function), arguments_sql)
+    key = (extension.function(connection, function), arguments_sql,
+           tuple(name for name, _ in settings))
+    found = _calls.get(key)
+    if found is None:
+        found = _calls[key] = _call_sql(key[0], arguments_sql, settings)
+    return found
+
+
+def _call_sql(function: str, arguments_sql: str, settings) -> str:
+    call = "%s(%s)" % (function, arguments_sql)
     if not settings:
         return "SELECT " + call
     names = [name for name, _ in settings]   # options.py's own names, never the caller's
@@ -75,17 +79,20 @@ def run(connection, prepared: Prepared, function: str, arguments_sql: str,
     it). ``function`` is one of the extension's."""
     call = call_sql(connection, function, arguments_sql, settings)
     values = [value for _, value in settings]
-    candidates = list(prepared.statements())
-    for attempt, statement in enumerate(candidates):
+    refused = None
+    for attempt, statement in enumerate(prepared.statements()):
+        if refused is not None and pgcode(refused) not in _REPEATED_EXPRESSION:
+            raise refused
         try:
             with protected(connection), connection.cursor() as cursor:
                 cursor.execute(call, values + arguments(statement))
                 result = cursor.fetchone()[0]
         except (ProgrammingError, DataError, NotSupportedError) as error:
-            if attempt + 1 < len(candidates) and pgcode(error) in _REPEATED_EXPRESSION:
-                continue
-            raise
+            refused = error
+            continue
         if attempt:
             prepared.learned(statement)
         return result, statement
+    if refused is not None:
+        raise refused
     raise AssertionError("no statement to run")  # pragma: no cover

@@ -48,6 +48,10 @@ MERGE_TYPED = 1   # same text and same cast: the very same constant
 MERGE_ALL = 2     # also untyped values (strings, NULL) of the same text
 
 
+_PLANS_LIMIT = 5000
+_plans = {}   # (sql, shape of the parameters) -> the numbered SQL
+
+
 def number(sql: str, slots: Sequence[Slot], merge: int = MERGE_TYPED) -> Tuple[str, Tuple]:
     """``sql`` with its ``%s`` numbered ``$1..$n`` and ``%%`` made ``%``, and
     the texts of ``$1..$n``.
@@ -61,18 +65,21 @@ def number(sql: str, slots: Sequence[Slot], merge: int = MERGE_TYPED) -> Tuple[s
     use instead of from each use (hence only when the statement needs it).
     Raises PlaceholderError as numbered() does; an empty tuple too, as
     PostgreSQL would refuse psycopg2's ``()``.
-    """
-    out = []
-    texts = []
-    numbers = {}   # (text, cast) -> n
-    at_slot = 0
-    start = 0
 
-    def param(slot: Slot) -> str:
+    The numbered text depends on the SQL, the casts and which values are
+    equal, not on the values: it is remembered for the next query of that
+    shape.
+    """
+    texts = []
+    shape = []
+    numbers = {}   # (text, cast) -> n
+
+    def walk(slot: Slot) -> None:
         if slot.items is not None:
-            if not slot.items:
-                raise PlaceholderError("an empty tuple as a parameter: PostgreSQL refuses ()")
-            return "(%s)" % ", ".join(param(item) for item in slot.items)
+            shape.append(("(", len(slot.items)))
+            for item in slot.items:
+                walk(item)
+            return
         key = (slot.text, slot.cast)
         shareable = merge == MERGE_ALL or (merge == MERGE_TYPED and slot.cast is not None)
         n = numbers.get(key) if shareable else None
@@ -81,7 +88,33 @@ def number(sql: str, slots: Sequence[Slot], merge: int = MERGE_TYPED) -> Tuple[s
             n = len(texts)
             if shareable:
                 numbers[key] = n
-        return "$%d::%s" % (n, slot.cast) if slot.cast else "$%d" % n
+        shape.append((n, slot.cast))
+
+    for slot in slots:
+        walk(slot)
+    plan_key = (sql, len(slots), tuple(shape))
+    numbered_sql = _plans.get(plan_key)
+    if numbered_sql is None:
+        numbered_sql = _render(sql, len(slots), shape)
+        if len(_plans) >= _PLANS_LIMIT:
+            _plans.clear()
+        _plans[plan_key] = numbered_sql
+    return numbered_sql, tuple(texts)
+
+
+def _render(sql: str, slot_count: int, shape: list) -> str:
+    out = []
+    steps = iter(shape)
+    at_slot = 0
+    start = 0
+
+    def param() -> str:
+        n, cast = next(steps)
+        if n == "(":
+            if not cast:
+                raise PlaceholderError("an empty tuple as a parameter: PostgreSQL refuses ()")
+            return "(%s)" % ", ".join(param() for _ in range(cast))
+        return "$%d::%s" % (n, cast) if cast else "$%d" % n
 
     while True:
         at = sql.find("%", start)
@@ -93,10 +126,10 @@ def number(sql: str, slots: Sequence[Slot], merge: int = MERGE_TYPED) -> Tuple[s
         if directive == "%":
             out.append("%")
         elif directive == "s":
-            if at_slot == len(slots):
+            if at_slot == slot_count:
                 raise PlaceholderError(
-                    "the SQL has more %%s placeholders than the %d parameter(s)" % len(slots))
-            text = param(slots[at_slot])
+                    "the SQL has more %%s placeholders than the %d parameter(s)" % slot_count)
+            text = param()
             at_slot += 1
             if at > 0 and _is_identifier_char(sql[at - 1]):
                 text = " " + text
@@ -107,7 +140,7 @@ def number(sql: str, slots: Sequence[Slot], merge: int = MERGE_TYPED) -> Tuple[s
             raise PlaceholderError(
                 "unsupported placeholder %r at position %d of the SQL" % (sql[at:at + 2], at))
         start = at + 2
-    if at_slot != len(slots):
+    if at_slot != slot_count:
         raise PlaceholderError(
-            "the SQL has %d %%s placeholder(s) but there are %d parameter(s)" % (at_slot, len(slots)))
-    return "".join(out), tuple(texts)
+            "the SQL has %d %%s placeholder(s) but there are %d parameter(s)" % (at_slot, slot_count))
+    return "".join(out)

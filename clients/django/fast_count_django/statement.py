@@ -14,6 +14,8 @@ from typing import Optional, Sequence, Tuple
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from . import params as param_text
+from . import shapes
+from .savepoint import protected
 from .placeholders import MERGE_ALL, MERGE_TYPED, Slot, number
 
 
@@ -65,9 +67,18 @@ def counted_query(query):
 def count_sql(queryset, connection) -> Tuple[str, tuple]:
     """Django's SQL (with %s) and parameters of the rows ``queryset.count()``
     counts. Raises EmptyResultSet for a queryset that matches nothing
-    (``none()``, ``filter(pk__in=[])``), which needs no database."""
-    query = counted_query(queryset.query)
-    return query.get_compiler(connection=connection).as_sql()
+    (``none()``, ``filter(pk__in=[])``), which needs no database. The SQL
+    of plain filtered querysets is kept per shape (shapes.py)."""
+    query = queryset.query
+    shaped = shapes.key_and_params(query, connection)
+    if shaped is not None:
+        known = shapes.lookup(shaped[0])
+        if known:
+            return known, tuple(shaped[1])
+    sql, params = counted_query(query).get_compiler(connection=connection).as_sql()
+    if shaped is not None and known is shapes.UNKNOWN:
+        shapes.keep(shaped[0], sql, params, shaped[1])
+    return sql, params
 
 
 def _ask_postgresql(connection, values: Sequence) -> list:
@@ -109,14 +120,22 @@ class Prepared:
         values share a $n too: the second is only for when PostgreSQL
         refuses the first as grouping or ordering by an expression it does
         not find in the select list (see execution.run()). Once the second
-        was needed for this SQL, it comes first."""
-        first = self.statement(MERGE_TYPED)
-        second = self.statement(MERGE_ALL)
-        if second == first:
-            return iter((first,))
+        was needed for this SQL, it comes first. Lazy: the second is only
+        made when asked for."""
         with _merge_all_lock:
             known = self.django_sql in _merge_all
-        return iter((second, first) if known else (first, second))
+        if known:
+            second = self.statement(MERGE_ALL)
+            yield second
+            first = self.statement(MERGE_TYPED)
+            if first != second:
+                yield first
+            return
+        first = self.statement(MERGE_TYPED)
+        yield first
+        second = self.statement(MERGE_ALL)
+        if second != first:
+            yield second
 
     def learned(self, statement: CountStatement) -> None:
         """``statement`` worked where the other one of statements() did not."""
@@ -154,7 +173,8 @@ def prepare(connection, sql: str, values: Sequence) -> Prepared:
     leaves = []
     slots = _slots(values, leaves)
     if leaves:
-        written = _ask_postgresql(connection, [value for value, _, _ in leaves])
+        with protected(connection):   # a failed query must not abort the caller's transaction
+            written = _ask_postgresql(connection, [value for value, _, _ in leaves])
         for (_, index, holder), param in zip(leaves, written):
             holder[index] = Slot(param.text, param.cast)
     return Prepared(sql, _frozen(slots))
