@@ -26,6 +26,7 @@ from typing import Optional, Tuple
 
 from django.db.models import lookups as builtin_lookups
 from django.db.models.expressions import Col
+from django.db.models.fields import related_lookups
 from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
@@ -60,12 +61,19 @@ _GENERIC, _EXACT, _IN, _ISNULL = "generic", "exact", "in", "isnull"
 _kinds = {}
 
 
-def _kind(cls, connection):
-    found = _kinds.get((cls, connection.vendor))
+def _kind(lookup_class, connection):
+    found = _kinds.get((lookup_class, connection.vendor))
     if found is None:
         found = _UNSUPPORTED
-        if (cls.__module__ == builtin_lookups.__name__
+        cls = base = lookup_class
+        if cls in _RELATED:
+            # Filters on a foreign key (author=..., author.books): for a single
+            # column (a Col, not a MultiColSource) they compile as the lookup
+            # they derive from, their value made the key's by Django already.
+            base = _RELATED[cls]
+        if (base.__module__ == builtin_lookups.__name__
                 and getattr(cls, "as_" + connection.vendor, None) is None):
+            cls = base
             if cls is builtin_lookups.IsNull:
                 found = _ISNULL
             elif issubclass(cls, builtin_lookups.IsNull):
@@ -77,11 +85,20 @@ def _kind(cls, connection):
                     found = _IN
             elif cls.as_sql in (builtin_lookups.BuiltinLookup.as_sql, builtin_lookups.Regex.as_sql):
                 found = _GENERIC
-        _kinds[(cls, connection.vendor)] = found
+        _kinds[(lookup_class, connection.vendor)] = found
     return found
 
 
 _UNSUPPORTED = "unsupported"
+_RELATED = {
+    related_lookups.RelatedExact: builtin_lookups.Exact,
+    related_lookups.RelatedIn: builtin_lookups.In,
+    related_lookups.RelatedLessThan: builtin_lookups.LessThan,
+    related_lookups.RelatedGreaterThan: builtin_lookups.GreaterThan,
+    related_lookups.RelatedGreaterThanOrEqual: builtin_lookups.GreaterThanOrEqual,
+    related_lookups.RelatedLessThanOrEqual: builtin_lookups.LessThanOrEqual,
+    related_lookups.RelatedIsNull: builtin_lookups.IsNull,
+}
 
 
 def _leaf(lookup, connection, params: list):

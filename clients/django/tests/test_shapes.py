@@ -50,6 +50,9 @@ SHAPES = [
     ("related manager", lambda v: Author.objects.get(name="author %d" % (v % 5)).books.filter(pages__gt=v)),
     ("inheritance and proxy", lambda v: Novel.objects.filter(series="saga %d" % (v % 3), pages__lt=2000 - v)),
     ("proxy manager", lambda v: PublishedBook.objects.filter(pages__range=(v, v + 500))),
+    ("foreign keys", lambda v: Book.objects.filter(
+        author__in=list(Author.objects.all()[: v % 4 + 1]), author__gte=v % 3).exclude(
+        author=Author.objects.get(name="author %d" % (v % 5)))),
     ("iexact, regex, uuid", lambda v: Book.objects.filter(
         title__iexact="BOOK %02d" % v, title__regex="^b", isbn__isnull=bool(v % 2))),
 ]
@@ -90,6 +93,8 @@ class KeptPerShape(TestCase):
                         continue
                     self.assertEqual(kept(queryset), expected, value)
                     self.assertEqual(queryset.count(), QuerySet.count(queryset), value)
+                    key, _ = shapes.key_and_params(queryset.query, connection)
+                    self.assertTrue(shapes.lookup(key), "kept, not compiled every time")
 
     def test_django_compiles_a_shape_once(self):
         make = SHAPES[0][1]
@@ -101,11 +106,18 @@ class KeptPerShape(TestCase):
         # Only Django's own counts compiled.
         self.assertEqual(as_sql.call_count, 5)
 
+    def test_related_managers_and_foreign_keys_are_shapes(self):
+        for queryset in (Author.objects.first().books.all(), Book.objects.filter(author__in=[1, 2]),
+                         Book.objects.filter(author__isnull=False)):
+            with self.subTest(str(queryset.query)):
+                self.assertIsNotNone(shapes.key_and_params(queryset.query, connection))
+
     def test_other_querysets_are_compiled_every_time(self):
         for queryset in (Book.objects.filter(pages__gt=1).annotate(n=F("pages")),
                          Book.objects.filter(pages__gt=1)[:5],
                          Book.objects.filter(pages__in=Book.objects.filter(pages__lt=300).values("pages")),
                          Book.objects.extra(where=["pages > %s"], params=[3]),
-                         Book.objects.filter(published_on__year=2003)):
+                         Book.objects.filter(published_on__year=2003),
+                         Book.objects.filter(metadata__genre="poetry")):
             with self.subTest(str(queryset.query)):
                 self.assertIsNone(shapes.key_and_params(queryset.query, connection))
