@@ -150,12 +150,13 @@ class Prepared:
 
 
 def _slots(values: Sequence, leaves: list) -> list:
-    """Slots for ``values``; the leaves only PostgreSQL can write are
-    appended to ``leaves`` as (value, setter) pairs."""
+    """Slots for ``values`` (a tuple's items in a list, frozen by prepare()
+    once filled); the leaves only PostgreSQL can write are appended to
+    ``leaves`` as (value, index, list holding it) to be filled in."""
     slots = []
     for value in values:
         if isinstance(value, tuple):
-            slots.append(Slot(None, None, tuple(_slots(value, leaves))))
+            slots.append(Slot(None, None, _slots(value, leaves)))
             continue
         param = param_text.convert(value)
         if param is None:

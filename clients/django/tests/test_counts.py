@@ -206,6 +206,8 @@ CASES = [
     ("tuple of strings", lambda: Author.objects.extra(where=["country IN %s"], params=[("fr", EVIL)])),
     ("tuple of tuples", lambda: Book.objects.extra(
         where=["(pages, published) IN %s"], params=[((87, True), (124, True), (50, False))])),
+    ("tuple of values PostgreSQL writes", lambda: Book.objects.extra(
+        where=["page_range IN %s"], params=[(NumericRange(1, 11), NumericRange(2, 12))])),
     ("tuple and more", lambda: Book.objects.extra(
         where=["pages IN %s AND title <> %s"], params=[(87, 124), "book 00"])),
     # non-finite Decimals: psycopg2 sends them as 'NaN'::numeric
