@@ -34,7 +34,7 @@ from django.db.models.sql.where import WhereNode
 ENABLED = True   # False: Django compiles every count (bench_count.py compares)
 LIMIT = 2000
 _lock = threading.Lock()
-_shapes = {}    # key -> Django's SQL, or NOT_KEPT
+_shapes = {}    # key -> (Django's SQL or NOT_KEPT, the objects the key has the id() of)
 NOT_KEPT = ""   # Django's parameters were not the ones taken from the filters
 UNKNOWN = None  # not seen yet
 
@@ -101,7 +101,7 @@ _RELATED = {
 }
 
 
-def _leaf(lookup, connection, params: list):
+def _leaf(lookup, connection, params: list, refs: list):
     cls = type(lookup)
     kind = _kind(cls, connection)
     lhs = lookup.lhs
@@ -111,6 +111,7 @@ def _leaf(lookup, connection, params: list):
     if not _direct(rhs):
         raise _Unsupported
     column = (lhs.alias, id(lhs.target), id(lhs.output_field))
+    refs.append((lhs.target, lhs.output_field))
     if kind is _ISNULL:
         if not isinstance(rhs, bool):
             raise _Unsupported
@@ -123,21 +124,22 @@ def _leaf(lookup, connection, params: list):
     return (cls, column, rhs_sql if isinstance(rhs_sql, str) else tuple(rhs_sql))
 
 
-def _node(node, connection, params: list):
+def _node(node, connection, params: list, refs: list):
     if type(node) is not WhereNode:
         if isinstance(node, builtin_lookups.Lookup):
-            return _leaf(node, connection, params)
+            return _leaf(node, connection, params, refs)
         raise _Unsupported
     return (node.connector, node.negated, node.resolved,
-            tuple(_node(child, connection, params) for child in node.children))
+            tuple(_node(child, connection, params, refs) for child in node.children))
 
 
-def _tables(query) -> tuple:
+def _tables(query, refs: list) -> tuple:
     out = []
     for alias, table in query.alias_map.items():
         if type(table) is BaseTable:
             out.append((alias, table.table_name, query.alias_refcount[alias] > 0))
         elif type(table) is Join and table.filtered_relation is None:
+            refs.append(table.join_field)
             out.append((alias, table.table_name, table.parent_alias, table.join_type,
                         id(table.join_field), table.nullable, query.alias_refcount[alias] > 0))
         else:
@@ -145,29 +147,33 @@ def _tables(query) -> tuple:
     return tuple(out)
 
 
-def key_and_params(query, connection) -> Optional[Tuple[tuple, list]]:
-    """The shape key of a plain filtered query and its parameters, as
-    Django's compiler would give them; None for another kind of query."""
+def key_and_params(query, connection) -> Optional[Tuple[tuple, list, list]]:
+    """The shape key of a plain filtered query, its parameters, as Django's
+    compiler would give them, and the objects whose id() the key holds
+    (kept with the SQL, so that no other object can take their id); None
+    for another kind of query."""
     if (not ENABLED or type(query) is not Query or query.annotations or query.group_by is not None
             or query.is_sliced or query.distinct or query.combinator or query.extra_tables
             or query.subquery):
         return None
     params = []
+    refs = []
     try:
-        key = (connection.alias, query.model, _tables(query),
-               _node(query.where, connection, params))
+        key = (connection.alias, query.model, _tables(query, refs),
+               _node(query.where, connection, params, refs))
     except _Unsupported:
         return None
     except Exception:   # a value Django's own compiler should judge (and report)
         return None
-    return key, params
+    return key, params, refs
 
 
 def lookup(key) -> Optional[str]:
     """The SQL kept for ``key``; NOT_KEPT (false) for a shape that is
     compiled every time; UNKNOWN (None) the first time."""
     with _lock:
-        return _shapes.get(key)
+        found = _shapes.get(key)
+    return found[0] if found is not None else UNKNOWN
 
 
 def _same(a, b) -> bool:
@@ -182,7 +188,7 @@ def _same(a, b) -> bool:
     return False
 
 
-def keep(key, sql: str, params, shape_params) -> None:
+def keep(key, sql: str, params, shape_params, refs) -> None:
     """Keeps ``sql`` for ``key`` if Django's parameters are the ones this
     module takes from the filters (values and types)."""
     same = len(params) == len(shape_params) and all(
@@ -190,7 +196,7 @@ def keep(key, sql: str, params, shape_params) -> None:
     with _lock:
         if len(_shapes) >= LIMIT:
             _shapes.clear()
-        _shapes[key] = sql if same else NOT_KEPT
+        _shapes[key] = (sql if same else NOT_KEPT, refs)
 
 
 def forget() -> None:

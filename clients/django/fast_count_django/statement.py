@@ -77,7 +77,7 @@ def count_sql(queryset, connection) -> Tuple[str, tuple]:
             return known, tuple(shaped[1])
     sql, params = counted_query(query).get_compiler(connection=connection).as_sql()
     if shaped is not None and known is shapes.UNKNOWN:
-        shapes.keep(shaped[0], sql, params, shaped[1])
+        shapes.keep(shaped[0], sql, params, shaped[1], shaped[2])
     return sql, params
 
 
