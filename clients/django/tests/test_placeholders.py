@@ -60,3 +60,25 @@ class SharedNumbers(SimpleTestCase):
                           ("1", "a", "2", None)))
         with self.assertRaises(PlaceholderError):
             number("SELECT * FROM t WHERE x IN %s", [Slot(None, None, ())])
+
+
+class RepeatedExpressions(SimpleTestCase):
+    def test_only_the_copies_of_a_repeated_expression_share_an_untyped_number(self):
+        sql = ('SELECT COALESCE("t"."d"::varchar, %s) AS "day", COUNT("t"."id") AS "n" FROM "t"'
+               ' WHERE "t"."title" > %s GROUP BY COALESCE("t"."d"::varchar, %s)')
+        # The "??" of WHERE is another context: it keeps its own $n.
+        self.assertEqual(number(sql, [Slot("??", None)] * 3, MERGE_ALL),
+                         (sql.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$1"), ("??", "??")))
+        ordered = ('SELECT DISTINCT "t"."id", CONCAT("t"."title", %s) FROM "t"'
+                   ' ORDER BY CONCAT("t"."title", %s) ASC LIMIT 30')
+        self.assertEqual(number(ordered, [Slot("!", None)] * 2, MERGE_ALL)[1], ("!",))
+        # Two expressions of the same text but other values are not one.
+        self.assertEqual(number("SELECT CONCAT(a, %s), CONCAT(a, %s) GROUP BY CONCAT(a, %s)",
+                                [Slot("x", None), Slot("y", None), Slot("x", None)], MERGE_ALL)[1],
+                         ("x", "y"))
+        # Untyped values outside repeated expressions are never merged.
+        self.assertEqual(number("SELECT %s || b, c || %s FROM t", [Slot("x", None)] * 2, MERGE_ALL)[1],
+                         ("x", "x"))
+        # Quotes and parentheses do not split an item.
+        self.assertEqual(number("SELECT f(%s, ',') AS \"a, b\", g FROM t GROUP BY f(%s, ',')",
+                                [Slot("x", None)] * 2, MERGE_ALL)[1], ("x",))
