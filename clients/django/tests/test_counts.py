@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.db.models import (Case, CharField, Count, Exists, F, IntegerField, Max, OuterRef, Q,
                               QuerySet, Subquery, Sum, Value, When, Window)
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce, Concat, Length, Lower, Now, RowNumber, TruncMonth
+from django.db.models.functions import (Cast, Coalesce, Concat, Greatest, Length, Lower, LPad, Now,
+                                      Replace, RowNumber, Substr, TruncMonth)
 from django.test import TestCase
 from psycopg2.extras import NumericRange
 
@@ -201,6 +202,16 @@ CASES = [
         Concat("title", Value("!"))).distinct()[:30]),
     ("repeated: same string in a filter too", lambda: Book.objects.filter(title__gt="??").values(
         day=Coalesce(Cast("published_on", CharField()), Value("??"))).annotate(n=Count("id"))),
+    ("repeated: substr grouped", lambda: Book.objects.values(p=Substr("title", 1, 3)).annotate(n=Count("id"))),
+    ("repeated: lpad grouped", lambda: Book.objects.values(p=LPad("title", 10, Value("*"))).annotate(n=Count("id"))),
+    ("repeated: replace grouped", lambda: Book.objects.values(
+        p=Replace("title", Value("book"), Value("B"))).annotate(n=Count("id"))),
+    ("repeated: case ordered, distinct, sliced", lambda: Book.objects.annotate(s=Case(
+        When(pages__gt=500, then=Value("big")), default=Value("small"))).order_by("s").distinct()[:10]),
+    ("repeated: value ordered, distinct, sliced", lambda: Book.objects.annotate(
+        x=Value("k")).order_by("x", "id").distinct()[:5]),
+    ("repeated: greatest grouped", lambda: Book.objects.values(p=Greatest("pages", Value(500))).annotate(
+        n=Count("id"))),
     # psycopg2's tuple: (a, b, ...)
     ("tuple in extra", lambda: Book.objects.extra(where=["pages IN %s"], params=[(50, 87, 124, 9999)])),
     ("tuple of strings", lambda: Author.objects.extra(where=["country IN %s"], params=[("fr", EVIL)])),
