@@ -12,8 +12,9 @@ from django.db.models import QuerySet
 from django.test import TestCase, TransactionTestCase, override_settings
 from django.utils import timezone
 
-from fast_count_django import (CountOptions, FastCountFallbackWarning, count_info, fallbacks, fast_count,
-                               forget_extension_state, register, reset_fallbacks)
+from fast_count_django import (CountOptions, FastCountFallbackWarning, count_info, count_statement,
+                               fallbacks, fast_count, forget_extension_state, register,
+                               reset_fallbacks)
 from fast_count_django.paginator import FastCountPaginator
 
 from .data import create_library
@@ -31,7 +32,6 @@ def setting(name):
 def entries(queryset):
     """(kind, count, refresh_every, expires_at - counted_at) of the entries of
     the queryset's count statement."""
-    from fast_count_django import count_statement
     statement = count_statement(queryset)
     with connection.cursor() as cursor:
         cursor.execute("SELECT kind, count, refresh_every, expires_at - counted_at FROM fast_count_entries"
