@@ -8,6 +8,7 @@ packages=(
   g++ make libboost-dev
   libipc-run-perl
   python3 python3-django python3-djangorestframework python3-psycopg2
+  python3-pip python3-setuptools python3-wheel   # clients/django/tests/test_packaging.py
 )
 
 missing=()

@@ -8,6 +8,9 @@
 #   FAST_COUNT_TEST_TIMEOUT  seconds before a hung run is killed (default 300)
 #   arguments   passed to Django's test runner (e.g. tests.test_counts -v 2)
 # The last line printed is "django: N passed, M failed".
+# With --bench as the first argument, runs bench_count.py (the cost of a
+# cached count() from Python) on that cluster instead of the tests; the rest
+# of the arguments go to it.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +26,8 @@ bindir=$("$PG_CONFIG" --bindir) || { echo "django: 0 passed, 1 failed"; exit 1; 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fast_count_django.XXXXXX")
 summary=$tmp/summary
 started=no
+bench=no
+[ "${1:-}" = --bench ] && { bench=yes; shift; }
 
 finish() {
   status=$?
@@ -48,6 +53,7 @@ finish() {
   fi
   rm -rf "$tmp"
   [ "$failed" -eq 0 ] && [ "$status" -eq 0 ] || status=1
+  if [ "$bench" = yes ]; then echo "bench_count.py: exit status $status"; exit "$status"; fi
   echo "django: $passed passed, $failed failed"
   exit "$status"
 }
@@ -76,6 +82,11 @@ started=yes
 cd "$here" || fail "cannot cd to $here"
 # Django creates its test databases and drops them at the end: the
 # extension's worker steps aside for DROP DATABASE.
-FAST_COUNT_TEST_HOST=$tmp FAST_COUNT_TEST_PORT=$port FAST_COUNT_TEST_USER=$(id -un) \
-FAST_COUNT_TEST_SUMMARY=$summary PYTHONPATH=$here PYTHONDONTWRITEBYTECODE=1 \
+export FAST_COUNT_TEST_HOST=$tmp FAST_COUNT_TEST_PORT=$port FAST_COUNT_TEST_USER=$(id -un) \
+  PYTHONPATH=$here PYTHONDONTWRITEBYTECODE=1
+if [ "$bench" = yes ]; then
+  "$python" bench_count.py "$@" && echo "0 0" >"$summary"
+  exit
+fi
+FAST_COUNT_TEST_SUMMARY=$summary \
   timeout -k 10 "${FAST_COUNT_TEST_TIMEOUT:-300}" "$python" -m django test --settings=tests.settings --noinput "${@:-tests}"

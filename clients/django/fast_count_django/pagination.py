@@ -14,7 +14,7 @@ queryset works; its model does not need FastCountManager.
 from django.db.models import QuerySet
 from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 
-from .counting import fast_count
+from .counting import paginated_count
 from .paginator import FastCountPaginator
 
 
@@ -25,5 +25,5 @@ class FastCountPageNumberPagination(PageNumberPagination):
 class FastCountLimitOffsetPagination(LimitOffsetPagination):
     def get_count(self, queryset) -> int:
         if isinstance(queryset, QuerySet):
-            return fast_count(queryset)
+            return paginated_count(queryset)
         return super().get_count(queryset)

@@ -5,12 +5,12 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-from .counting import fast_count
+from .counting import paginated_count
 
 
 class FastCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         if isinstance(self.object_list, QuerySet):
-            return fast_count(self.object_list)
+            return paginated_count(self.object_list)
         return super().count

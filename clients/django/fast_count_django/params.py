@@ -35,6 +35,14 @@ class Param(NamedTuple):
     cast: Optional[str]   # the SQL type psycopg2's literal has, None if untyped
 
 
+class Row(NamedTuple):
+    """A Python tuple: psycopg2 writes it as ``(a, b, ...)``, the idiom of
+    ``extra(where=["pages IN %s"], params=[(1, 2)])``. Each item becomes a
+    parameter of its own (a Param, or a Row for a nested tuple)."""
+
+    items: tuple
+
+
 _INT4 = (-2 ** 31, 2 ** 31 - 1)
 _INT8 = (-2 ** 63, 2 ** 63 - 1)
 # Array element types that psycopg2's ARRAY[...] widens to one another.
@@ -79,8 +87,10 @@ def convert(value) -> Optional[Param]:
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, decimal.Decimal):
-        if value.is_snan():
-            return None
+        if not value.is_finite():
+            # psycopg2 sends every non-finite Decimal (infinities, sNaN) as
+            # 'NaN'::numeric: Django's own count() compares with NaN, so ours must.
+            return Param("NaN", "numeric")
         return Param(str(value), "numeric")
     if isinstance(value, str):
         return Param(str.__str__(value), None)  # the characters, not a subclass's __str__

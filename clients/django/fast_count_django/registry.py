@@ -12,7 +12,8 @@ A model lists the querysets worth keeping counted in a classmethod::
             ]
 
 Each entry is a queryset or a (queryset, refresh_every) pair; without an
-interval, fast_count.refresh_every applies. ``register()`` sends exactly the
+interval, the ``precache_count_every`` of the queryset's manager applies, and
+without that the database's fast_count.refresh_every. ``register()`` sends exactly the
 statement ``count()`` sends (statement.count_statement), so the background
 worker keeps the very cache entry that ``count()`` reads.
 """
@@ -38,17 +39,26 @@ def _run(queryset, using, function, arguments_sql, arguments):
     connection = connections[using or queryset.db]
     with protected(connection):
         _, prepared = prepare_queryset(queryset, connection.alias)
-    return run(connection, prepared, function, arguments_sql, arguments)
+    return run(connection, prepared, function, arguments_sql, arguments)[0]
 
 
 def register(queryset, refresh_every: Optional[datetime.timedelta] = None,
-             using: Optional[str] = None):
+             using: Optional[str] = None, mode: str = "periodic"):
     """Has the background worker of the database re-count ``queryset`` every
-    ``refresh_every``; returns the cache key (a UUID). Raises EmptyResultSet
-    for a queryset that matches nothing (there is nothing to count), and
-    ExtensionMissing."""
-    return _run(queryset, using, "fast_count_register", "%s, %s::interval, %s::text[]",
-                lambda statement: [statement.sql, refresh_every, list(statement.params)])
+    ``refresh_every`` (default: the ``precache_count_every`` of the queryset's
+    manager or ``.fast()``, else the database's fast_count.refresh_every);
+    returns the cache key (a UUID). Raises EmptyResultSet for a queryset that
+    matches nothing (there is nothing to count), and ExtensionMissing.
+    ``mode="exact"`` keeps the count exact by triggers instead (see the
+    extension's exact mode: one table, an immutable WHERE clause)."""
+    if refresh_every is None:
+        options = getattr(queryset, "_fast_count_options", None)
+        refresh_every = options.refresh_every if options is not None else None
+    if mode == "periodic":  # the form a database still at extension version 0.1.0 has too
+        return _run(queryset, using, "fast_count_register", "%s, %s::interval, %s::text[]",
+                    lambda statement: [statement.sql, refresh_every, list(statement.params)])
+    return _run(queryset, using, "fast_count_register", "%s, %s::interval, %s::text[], %s",
+                lambda statement: [statement.sql, refresh_every, list(statement.params), mode])
 
 
 def unregister(queryset, using: Optional[str] = None) -> bool:

@@ -7,13 +7,16 @@ placeholders ``$1..$n``. Registration builds its statement the same way, so a re
 queryset and the ``count()`` of that queryset share one cache entry.
 """
 
+import threading
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from . import params as param_text
-from .placeholders import numbered
+from . import shapes
+from .savepoint import protected
+from .placeholders import MERGE_ALL, MERGE_TYPED, Slot, number
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,18 @@ def counted_query(query):
 def count_sql(queryset, connection) -> Tuple[str, tuple]:
     """Django's SQL (with %s) and parameters of the rows ``queryset.count()``
     counts. Raises EmptyResultSet for a queryset that matches nothing
-    (``none()``, ``filter(pk__in=[])``), which needs no database."""
-    query = counted_query(queryset.query)
-    return query.get_compiler(connection=connection).as_sql()
+    (``none()``, ``filter(pk__in=[])``), which needs no database. The SQL
+    of plain filtered querysets is kept per shape (shapes.py)."""
+    query = queryset.query
+    shaped = shapes.key_and_params(query, connection)
+    if shaped is not None:
+        known = shapes.lookup(shaped[0])
+        if known:
+            return known, tuple(shaped[1])
+    sql, params = counted_query(query).get_compiler(connection=connection).as_sql()
+    if shaped is not None and known is shapes.UNKNOWN:
+        shapes.keep(shaped[0], sql, params, shaped[1], shaped[2])
+    return sql, params
 
 
 def _ask_postgresql(connection, values: Sequence) -> list:
@@ -81,29 +93,97 @@ def _ask_postgresql(connection, values: Sequence) -> list:
             for i in range(len(values))]
 
 
+# The Django SQL of the statements that needed their untyped equal values
+# merged, so that only the first count of such a query pays for the refused
+# attempt. Bounded: forgotten wholesale when full.
+_MERGE_ALL_LIMIT = 10000
+_merge_all_lock = threading.Lock()
+_merge_all = set()
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Django's SQL with its parameters converted, ready to be numbered."""
 
     django_sql: str
-    params: Tuple[param_text.Param, ...]
+    params: Tuple[Slot, ...]
 
-    def statement(self) -> CountStatement:
-        """The statement. Raises placeholders.PlaceholderError for SQL
-        psycopg2 would refuse too."""
-        return CountStatement(numbered(self.django_sql, [param.cast for param in self.params]),
-                              tuple(param.text for param in self.params))
+    def statement(self, merge: int = MERGE_TYPED) -> CountStatement:
+        """The statement (equal values sharing a ``$n`` as ``merge`` says,
+        see placeholders.number()). Raises placeholders.PlaceholderError for
+        SQL psycopg2 would refuse too."""
+        sql, texts = number(self.django_sql, self.params, merge)
+        return CountStatement(sql, texts)
+
+    def statements(self):
+        """The statement, then, if it differs, the one whose untyped equal
+        values share a $n too: the second is only for when PostgreSQL
+        refuses the first as grouping or ordering by an expression it does
+        not find in the select list (see execution.run()). Once the second
+        was needed for this SQL, it comes first. Lazy: the second is only
+        made when asked for."""
+        with _merge_all_lock:
+            known = self.django_sql in _merge_all
+        if known:
+            second = self.statement(MERGE_ALL)
+            yield second
+            first = self.statement(MERGE_TYPED)
+            if first != second:
+                yield first
+            return
+        first = self.statement(MERGE_TYPED)
+        yield first
+        second = self.statement(MERGE_ALL)
+        if second != first:
+            yield second
+
+    def learned(self, statement: CountStatement) -> None:
+        """``statement`` worked where the other one of statements() did not."""
+        merged = statement == self.statement(MERGE_ALL)
+        with _merge_all_lock:
+            if not merged:
+                _merge_all.discard(self.django_sql)
+                return
+            if len(_merge_all) >= _MERGE_ALL_LIMIT:
+                _merge_all.clear()
+            _merge_all.add(self.django_sql)
+
+
+def _slots(values: Sequence, leaves: list) -> list:
+    """Slots for ``values`` (a tuple's items in a list, frozen by prepare()
+    once filled); the leaves only PostgreSQL can write are appended to
+    ``leaves`` as (value, index, list holding it) to be filled in."""
+    slots = []
+    for value in values:
+        if isinstance(value, tuple):
+            slots.append(Slot(None, None, _slots(value, leaves)))
+            continue
+        param = param_text.convert(value)
+        if param is None:
+            leaves.append((value, len(slots), slots))
+            slots.append(None)
+        else:
+            slots.append(Slot(param.text, param.cast))
+    return slots
 
 
 def prepare(connection, sql: str, values: Sequence) -> Prepared:
     """Converts Django's parameters; may query the database for parameter
-    types only PostgreSQL can write."""
-    converted = [param_text.convert(value) for value in values]
-    unknown = [i for i, param in enumerate(converted) if param is None]
-    if unknown:
-        for i, param in zip(unknown, _ask_postgresql(connection, [values[i] for i in unknown])):
-            converted[i] = param
-    return Prepared(sql, tuple(converted))
+    types only PostgreSQL can write. A tuple is psycopg2's ``(a, b, ...)``:
+    its items are parameters of their own."""
+    leaves = []
+    slots = _slots(values, leaves)
+    if leaves:
+        with protected(connection):   # a failed query must not abort the caller's transaction
+            written = _ask_postgresql(connection, [value for value, _, _ in leaves])
+        for (_, index, holder), param in zip(leaves, written):
+            holder[index] = Slot(param.text, param.cast)
+    return Prepared(sql, _frozen(slots))
+
+
+def _frozen(slots: list) -> tuple:
+    return tuple(Slot(slot.text, slot.cast, _frozen(list(slot.items))) if slot.items is not None
+                 else slot for slot in slots)
 
 
 def prepare_queryset(queryset, using: Optional[str] = None) -> Tuple[object, Prepared]:
@@ -118,4 +198,4 @@ def prepare_queryset(queryset, using: Optional[str] = None) -> Tuple[object, Pre
 def count_statement(queryset, using: Optional[str] = None) -> CountStatement:
     """The statement fast_count() gets for ``queryset.count()``."""
     _, prepared = prepare_queryset(queryset, using)
-    return prepared.statement()
+    return next(prepared.statements())

@@ -7,10 +7,11 @@ import decimal
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, transaction
-from django.db.models import (Case, Count, Exists, F, IntegerField, Max, OuterRef, Q,
+from django.db.models import (Case, CharField, Count, Exists, F, IntegerField, Max, OuterRef, Q,
                               QuerySet, Subquery, Sum, Value, When, Window)
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Concat, Length, Lower, Now, RowNumber, TruncMonth
+from django.db.models.functions import (Cast, Coalesce, Concat, Greatest, Length, Lower, LPad, Now,
+                                      Replace, RowNumber, Substr, TruncMonth)
 from django.test import TestCase
 from psycopg2.extras import NumericRange
 
@@ -183,6 +184,49 @@ CASES = [
     ("F across relation", lambda: Book.objects.filter(pages__gt=F("author__id") * 200)),
     ("raw sql", lambda: Book.objects.filter(pages__gt=RawSQL("%s::int * 2", (300,)))),
     ("extra where", lambda: Book.objects.extra(where=["pages > %s", "title <> %s"], params=[400, EVIL])),
+    # an expression with a parameter, repeated in GROUP BY / ORDER BY (each
+    # occurrence has a parameter of its own in Django's SQL)
+    ("repeated: values of arithmetic grouped", lambda: Book.objects.values(
+        hundreds=F("pages") / 100).annotate(n=Count("id"))),
+    ("repeated: case when grouped", lambda: Book.objects.annotate(size=Case(
+        When(pages__lt=300, then=Value("small")), When(pages__lt=900, then=Value("medium")),
+        default=Value("large"), output_field=CharField())).values("size").annotate(n=Count("id"))),
+    ("repeated: json key grouped", lambda: Book.objects.values("metadata__genre").annotate(n=Count("id"))),
+    ("repeated: json nested key grouped", lambda: Book.objects.values(
+        "metadata__nested__level").annotate(n=Count("id")).filter(n__gt=1)),
+    ("repeated: coalesce grouped", lambda: Book.objects.values(
+        day=Coalesce(Cast("published_on", CharField()), Value("??"))).annotate(n=Count("id"))),
+    ("repeated: concat grouped", lambda: Book.objects.values(
+        path=Concat("author__country", Value("/"), "author__name")).annotate(n=Count("id"))),
+    ("repeated: ordered by concat, distinct, sliced", lambda: Book.objects.order_by(
+        Concat("title", Value("!"))).distinct()[:30]),
+    ("repeated: same string in a filter too", lambda: Book.objects.filter(title__gt="??").values(
+        day=Coalesce(Cast("published_on", CharField()), Value("??"))).annotate(n=Count("id"))),
+    ("repeated: substr grouped", lambda: Book.objects.values(p=Substr("title", 1, 3)).annotate(n=Count("id"))),
+    ("repeated: lpad grouped", lambda: Book.objects.values(p=LPad("title", 10, Value("*"))).annotate(n=Count("id"))),
+    ("repeated: replace grouped", lambda: Book.objects.values(
+        p=Replace("title", Value("book"), Value("B"))).annotate(n=Count("id"))),
+    ("repeated: case ordered, distinct, sliced", lambda: Book.objects.annotate(s=Case(
+        When(pages__gt=500, then=Value("big")), default=Value("small"))).order_by("s").distinct()[:10]),
+    ("repeated: value ordered, distinct, sliced", lambda: Book.objects.annotate(
+        x=Value("k")).order_by("x", "id").distinct()[:5]),
+    ("repeated: greatest grouped", lambda: Book.objects.values(p=Greatest("pages", Value(500))).annotate(
+        n=Count("id"))),
+    # psycopg2's tuple: (a, b, ...)
+    ("tuple in extra", lambda: Book.objects.extra(where=["pages IN %s"], params=[(50, 87, 124, 9999)])),
+    ("tuple of strings", lambda: Author.objects.extra(where=["country IN %s"], params=[("fr", EVIL)])),
+    ("tuple of tuples", lambda: Book.objects.extra(
+        where=["(pages, published) IN %s"], params=[((87, True), (124, True), (50, False))])),
+    ("tuple of values PostgreSQL writes", lambda: Book.objects.extra(
+        where=["page_range IN %s"], params=[(NumericRange(1, 11), NumericRange(2, 12))])),
+    ("tuple and more", lambda: Book.objects.extra(
+        where=["pages IN %s AND title <> %s"], params=[(87, 124), "book 00"])),
+    # non-finite Decimals: psycopg2 sends them as 'NaN'::numeric
+    ("decimal infinity raw", lambda: Book.objects.filter(price__lt=RawSQL("%s", (D("Infinity"),)))),
+    ("decimal -infinity extra", lambda: Book.objects.extra(where=["price < %s"], params=[D("-Infinity")])),
+    ("empty: decimal -infinity greater", lambda: Book.objects.extra(
+        where=["price > %s"], params=[D("-Infinity")])),
+    ("decimal nan", lambda: Book.objects.extra(where=["price <> %s"], params=[D("NaN")])),
     # model inheritance
     ("multi-table inheritance", lambda: Novel.objects.filter(series__in=["saga 0", "saga 2"], pages__gt=100)),
     ("parent filtered by child", lambda: Book.objects.filter(novel__isnull=False)),

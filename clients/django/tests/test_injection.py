@@ -2,7 +2,8 @@
 like SQL or like placeholders are counted like any other."""
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Value
+from django.db.models.functions import Concat
 from django.test import TestCase
 
 from fast_count_django import count_statement, fast_count
@@ -48,6 +49,20 @@ class ParametersAreNotInterpolated(TestCase):
                     # ...which travels as a parameter (escaped for LIKE or JSON).
                     self.assertNotEqual(statement.params, count_statement(make("harmless")).params)
                     self.assertEqual(fast_count(queryset, strict=True), QuerySet.count(queryset))
+        # Values that Django repeats (GROUP BY) or that psycopg2 writes as a
+        # tuple are parameters too, never part of the text.
+        repeated = [
+            lambda value: Book.objects.values(label=Concat("title", Value(value))).annotate(n=Count("id")),
+            lambda value: Book.objects.extra(where=["title IN %s"], params=[(value, "book 12")]),
+        ]
+        for value in NASTY:
+            for make in repeated:
+                queryset = make(value)
+                with self.subTest(value=value, query="repeated or tuple"):
+                    self.assertEqual(fast_count(queryset, strict=True), QuerySet.count(queryset))
+                    statement = count_statement(queryset)
+                    self.assertEqual(statement.sql, count_statement(make("harmless")).sql)
+                    self.assertIn(value, statement.params)
         self.assertEqual(Book.objects.filter(title=EVIL).count(), 1)
         self.assertEqual(Book.objects.filter(title__contains="%s and %% and $1").count(), 1)
         # The table is still there, and the cache holds the values as parameters.

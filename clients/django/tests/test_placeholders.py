@@ -2,7 +2,8 @@
 
 from django.test import SimpleTestCase
 
-from fast_count_django.placeholders import PlaceholderError, numbered
+from fast_count_django.placeholders import (MERGE_ALL, MERGE_TYPED, NO_MERGE, PlaceholderError, Slot,
+                                           number, numbered)
 
 
 class Numbered(SimpleTestCase):
@@ -32,3 +33,52 @@ class Numbered(SimpleTestCase):
             with self.subTest(sql):
                 with self.assertRaises(PlaceholderError):
                     numbered(sql, casts)
+
+
+class SharedNumbers(SimpleTestCase):
+    def test_equal_typed_values_share_a_number(self):
+        slots = [Slot("100", "integer"), Slot("x", None), Slot("100", "integer"), Slot("100", "bigint")]
+        self.assertEqual(
+            number("SELECT a / %s, b || %s GROUP BY a / %s, c / %s", slots),
+            ("SELECT a / $1::integer, b || $2 GROUP BY a / $1::integer, c / $3::bigint",
+             ("100", "x", "100")))
+
+    def test_untyped_values_share_only_when_asked(self):
+        slots = [Slot("/", None), Slot("/", None), Slot(None, None), Slot(None, None)]
+        self.assertEqual(number("SELECT %s, %s, %s, %s", slots, MERGE_TYPED)[0],
+                         "SELECT $1, $2, $3, $4")
+        self.assertEqual(number("SELECT %s, %s, %s, %s", slots, MERGE_ALL),
+                         ("SELECT $1, $1, $2, $2", ("/", None)))
+        self.assertEqual(number("SELECT %s, %s", [Slot("1", "integer")] * 2, NO_MERGE)[0],
+                         "SELECT $1::integer, $2::integer")
+
+    def test_tuples_are_lists_of_parameters(self):
+        row = Slot(None, None, (Slot("1", "integer"), Slot("a", None),
+                                Slot(None, None, (Slot("2", "integer"), Slot(None, None)))))
+        self.assertEqual(number("SELECT * FROM t WHERE x IN %s AND y = %s", [row, Slot("1", "integer")]),
+                         ("SELECT * FROM t WHERE x IN ($1::integer, $2, ($3::integer, $4)) AND y = $1::integer",
+                          ("1", "a", "2", None)))
+        with self.assertRaises(PlaceholderError):
+            number("SELECT * FROM t WHERE x IN %s", [Slot(None, None, ())])
+
+
+class RepeatedExpressions(SimpleTestCase):
+    def test_only_the_copies_of_a_repeated_expression_share_an_untyped_number(self):
+        sql = ('SELECT COALESCE("t"."d"::varchar, %s) AS "day", COUNT("t"."id") AS "n" FROM "t"'
+               ' WHERE "t"."title" > %s GROUP BY COALESCE("t"."d"::varchar, %s)')
+        # The "??" of WHERE is another context: it keeps its own $n.
+        self.assertEqual(number(sql, [Slot("??", None)] * 3, MERGE_ALL),
+                         (sql.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$1"), ("??", "??")))
+        ordered = ('SELECT DISTINCT "t"."id", CONCAT("t"."title", %s) FROM "t"'
+                   ' ORDER BY CONCAT("t"."title", %s) ASC LIMIT 30')
+        self.assertEqual(number(ordered, [Slot("!", None)] * 2, MERGE_ALL)[1], ("!",))
+        # Two expressions of the same text but other values are not one.
+        self.assertEqual(number("SELECT CONCAT(a, %s), CONCAT(a, %s) GROUP BY CONCAT(a, %s)",
+                                [Slot("x", None), Slot("y", None), Slot("x", None)], MERGE_ALL)[1],
+                         ("x", "y"))
+        # Untyped values outside repeated expressions are never merged.
+        self.assertEqual(number("SELECT %s || b, c || %s FROM t", [Slot("x", None)] * 2, MERGE_ALL)[1],
+                         ("x", "x"))
+        # Quotes and parentheses do not split an item.
+        self.assertEqual(number("SELECT f(%s, ',') AS \"a, b\", g FROM t GROUP BY f(%s, ',')",
+                                [Slot("x", None)] * 2, MERGE_ALL)[1], ("x",))

@@ -7,10 +7,11 @@ import datetime
 import decimal
 import io
 import time
+from unittest import mock
 
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.models import QuerySet, Value
+from django.db.models import Count, F, QuerySet, Value
 from django.db.models.functions import Concat
 from django.test import TransactionTestCase
 from psycopg2.extras import NumericRange
@@ -136,6 +137,62 @@ class Registration(TransactionTestCase):
                 cursor.execute("RESET fast_count.cache_larger_than")
             for queryset in querysets:
                 unregister(queryset)
+
+    def test_querysets_with_repeated_expressions_and_tuples_are_registrable(self):
+        create_library()
+        querysets = [
+            Book.objects.values(hundreds=F("pages") / 100).annotate(n=Count("id")),
+            Book.objects.values("metadata__genre").annotate(n=Count("id")),
+            Book.objects.values(path=Concat("author__country", Value("/"), "author__name")).annotate(
+                n=Count("id")),
+            Book.objects.order_by(Concat("title", Value("!"))).distinct()[:30],
+            Book.objects.extra(where=["pages IN %s"], params=[(50, 87, 124)]),
+        ]
+        try:
+            registered = []
+            for queryset in querysets:
+                with self.subTest(str(queryset.query)):
+                    register(queryset, datetime.timedelta(hours=1))
+                    self.assertEqual(entry(queryset)[0], "registered")
+                    registered.append(refresh(queryset))
+                    self.assertEqual(registered[-1], QuerySet.count(queryset))
+                    self.assertEqual(queryset.count(), registered[-1])
+            # A new genre and a new book of 87 pages: Django's count sees
+            # them, the registered counts that count() is served do not yet.
+            Book.objects.create(title="zzz", author=Book.objects.first().author, pages=87,
+                                created_at=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+                                metadata={"genre": "new"})
+            for queryset, count in zip(querysets, registered):
+                with self.subTest(str(queryset.query)):
+                    self.assertEqual(queryset.count(), count)
+            self.assertEqual(QuerySet.count(querysets[1]), registered[1] + 1)
+            self.assertEqual(QuerySet.count(querysets[4]), registered[4] + 1)
+            self.assertEqual(kinds_over("library_book"), ["registered"] * len(querysets))
+        finally:
+            for queryset in querysets:
+                unregister(queryset)
+
+    def test_the_command_registers_each_queryset_in_a_savepoint(self):
+        good = Ticket.objects.filter(subject="first")
+        # fast_count_register() refuses a random sample (volatile): the others
+        # must be registered all the same.
+        bad = Ticket.objects.order_by("?")[:3]
+        also_good = Ticket.objects.filter(subject="last")
+        declared_items = [good, (bad, ONE_SECOND), also_good]
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with mock.patch.object(Ticket, "fast_count_querysets", classmethod(lambda cls: declared_items)):
+                with self.assertRaisesRegex(CommandError, "1 queryset\\(s\\) could not be registered"):
+                    call_command("fast_count_register", "library", stdout=out, stderr=err)
+            self.assertIn("2 queryset(s) registered", out.getvalue())
+            self.assertIn("library.Ticket: cannot register queryset <SELECT", err.getvalue())
+            self.assertIn("RANDOM()", err.getvalue(), "which queryset")
+            self.assertEqual(entry(good)[0], "registered")
+            self.assertEqual(entry(also_good)[0], "registered")
+            self.assertIsNone(entry(bad))
+        finally:
+            unregister(good)
+            unregister(also_good)
 
     def test_management_command(self):
         declared_querysets = [queryset for queryset, _ in declared(Ticket)]
