@@ -34,6 +34,7 @@ struct MemoEntry {
     ArrayType *params;  // detoasted copy, or nullptr
     ReadingState state;
     QueryIdentity *identity;
+    MemoEntry *next_buried;  // in the graveyard
 };
 
 using Map = boost::container::map<uint64, MemoEntry *, std::less<uint64>,
@@ -45,20 +46,21 @@ bool callbacks_registered = false;
 // Bumped by every invalidation: an identity derived while it moved may
 // predate the change, so it is used once and not remembered.
 uint64 generation = 0;
-// Contexts of forgotten entries, freed once no call is in progress (a
-// callback may forget an entry whose identity a call is still using).
-List *graveyard = NIL;
+// Forgotten entries, freed once no call is in progress (a callback may
+// forget an entry whose identity a call is still using). A list threaded
+// through the entries themselves: invalidation callbacks run at COMMIT,
+// where an allocation failure would be a PANIC, so burying allocates
+// nothing.
+MemoEntry *graveyard = nullptr;
 int calls_in_progress = 0;
 
 void free_graveyard()
 {
-    if (graveyard == NIL)
-        return;
-    ListCell *lc;
-    foreach (lc, graveyard)
-        MemoryContextDelete(static_cast<MemoryContext>(lfirst(lc)));
-    list_free(graveyard);
-    graveyard = NIL;
+    while (graveyard != nullptr) {
+        MemoEntry *entry = graveyard;
+        graveyard = entry->next_buried;
+        MemoryContextDelete(entry->context);
+    }
 }
 
 ReadingState current_state()
@@ -83,9 +85,8 @@ uint64 hash_of(const char *text, ArrayType *params, const ReadingState &state)
 
 void bury(MemoEntry *entry)
 {
-    MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
-    graveyard = lappend(graveyard, entry->context);
-    MemoryContextSwitchTo(previous);
+    entry->next_buried = graveyard;
+    graveyard = entry;
 }
 
 void erase(Map::iterator it)
@@ -220,6 +221,7 @@ Lookup identity_for(const char *text, ArrayType *params)
     MemoryContext caller_context = MemoryContextSwitchTo(entry_context);
     auto *entry = static_cast<MemoEntry *>(palloc(sizeof(MemoEntry)));
     entry->context = entry_context;
+    entry->next_buried = nullptr;
     entry->hash = hash;
     entry->text = pstrdup(text);
     entry->params = params != nullptr ? reinterpret_cast<ArrayType *>(PG_DETOAST_DATUM_COPY(
