@@ -9,7 +9,7 @@ DATA = $(wildcard sql/fast_count--*.sql)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 
-# pg_regress suites (sql/NAME.sql, expected/NAME.out), in this order, on a
+# pg_regress suites (test/sql/NAME.sql, test/expected/NAME.out), in this order, on a
 # temporary instance.
 REGRESS = install counting keys bad_input caching registry security worker hot_path exact_mode
 REGRESS += security_entries
@@ -17,7 +17,7 @@ REGRESS += security_worker
 REGRESS += security_settings
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
-	--inputdir=. --outputdir=results_regress
+	--inputdir=test --outputdir=results_regress
 
 # Isolation specs (test/isolation/specs/NAME.spec, test/isolation/expected/NAME.out).
 ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact_concurrency \
