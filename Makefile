@@ -1,10 +1,15 @@
 # fast_count — PGXS build for a C++17 PostgreSQL extension.
 EXTENSION = fast_count
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" fast_count.control)
 MODULE_big = fast_count
 
 SRCS = $(sort $(wildcard src/*.cpp))
 OBJS = $(SRCS:.cpp=.o)
-DATA = $(wildcard sql/fast_count--*.sql)
+# sql/fast_count.sql is the whole current schema; the script CREATE EXTENSION
+# runs is built from it. The other scripts: 0.1.0 (for the upgrade test) and
+# one upgrade script per release.
+DATA = $(filter-out $(DATA_built),$(wildcard sql/fast_count--*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -46,9 +51,11 @@ SHLIB_LINK += -lstdc++
 
 -include $(OBJS:.o=.d)
 
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
 # `make dist`: a clean source tarball of the committed tree (git archive),
 # named after the version in the control file, which META.json must match.
-EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" fast_count.control)
 DISTNAME = $(EXTENSION)-$(EXTVERSION)
 
 .PHONY: dist

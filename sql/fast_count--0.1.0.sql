@@ -1,4 +1,8 @@
 -- fast_count 0.1.0: cached, self-refreshing row counts for any SELECT.
+--
+-- The install script of the first release, kept so that a 0.1.0 database can
+-- be made (CREATE EXTENSION fast_count VERSION '0.1.0') and upgraded; new
+-- installations run sql/fast_count.sql.
 
 \echo Use "CREATE EXTENSION fast_count" to load this file. \quit
 

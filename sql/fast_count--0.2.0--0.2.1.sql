@@ -1,7 +1,8 @@
 -- fast_count 0.2.0 -> 0.2.1: security release (issue 9).
 --
--- A fresh CREATE EXTENSION runs fast_count--0.1.0.sql and the upgrade
--- scripts in order; an upgraded database ends up exactly like a new one.
+-- Run by ALTER EXTENSION fast_count UPDATE on a 0.2.0 database; new
+-- installations run sql/fast_count.sql instead, and test/sql/upgrade.sql
+-- checks that both end with the same objects.
 
 \echo Use "ALTER EXTENSION fast_count UPDATE TO '0.2.1'" to load this file. \quit
 
