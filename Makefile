@@ -14,15 +14,16 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 
-# pg_regress suites (test/sql/NAME.sql, test/expected/NAME.out), in this order, on a
-# temporary instance.
+# pg_regress suites (test/sql/NAME.sql, test/expected/NAME.out), in this
+# order, on a temporary instance whose database has the extension already;
+# each suite also runs alone (make installcheck REGRESS=NAME).
 REGRESS = install counting keys bad_input caching registry security worker hot_path exact_mode
 REGRESS += security_entries
 REGRESS += security_worker
 REGRESS += security_settings
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
-	--inputdir=test --outputdir=results_regress
+	--inputdir=test --outputdir=results_regress --load-extension=$(EXTENSION)
 
 # Isolation specs (test/isolation/specs/NAME.spec, test/isolation/expected/NAME.out).
 ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact_concurrency \

@@ -76,3 +76,9 @@ SELECT fast_count_unregister('SELECT * FROM t');
 SELECT count(*) AS entries FROM fast_count.entries;
 SELECT count(*) AS rows_in_t FROM t;
 SELECT fast_count('SELECT * FROM t') AS still_works;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP TABLE t;
+DROP FUNCTION outcome(text);
+RESET client_min_messages;

@@ -102,3 +102,9 @@ BEGIN;
 SELECT fast_count('SELECT * FROM events WHERE kind = 9') AS in_rolled_back_transaction;
 ROLLBACK;
 SELECT cached('SELECT * FROM events WHERE kind = 9') AS kept;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP TABLE events;
+DROP FUNCTION cached(text);
+RESET client_min_messages;

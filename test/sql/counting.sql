@@ -72,3 +72,10 @@ SELECT fast_count('SELECT * FROM books WHERE $1::int IS NULL', ARRAY[NULL]) AS n
        fast_count('SELECT * FROM authors WHERE id = $2', ARRAY['unused', '7']) AS unused_param;
 SELECT fast_count('SELECT * FROM books', ARRAY[]::text[]) AS no_params,
        fast_count('SELECT * FROM books', NULL) AS null_params;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP VIEW recent_books;
+DROP TABLE cases, books, authors;
+DROP FUNCTION expected_count(text);
+RESET client_min_messages;

@@ -80,9 +80,9 @@ SELECT fast_count_register('SELECT * FROM inbox', mode => 'sometimes');
 SELECT try_exact('SELECT * FROM ONLY parent_table WHERE id > 0') AS only_parent;
 SELECT fast_count_unregister('SELECT * FROM ONLY parent_table WHERE id > 0');
 -- Registering needs the privilege to create a trigger on the table.
-CREATE ROLE regress_fc_reader;
-GRANT SELECT ON inbox TO regress_fc_reader;
-SET ROLE regress_fc_reader;
+CREATE ROLE regress_fc_exact_reader;
+GRANT SELECT ON inbox TO regress_fc_exact_reader;
+SET ROLE regress_fc_exact_reader;
 SELECT try_exact('SELECT * FROM inbox WHERE unread') AS without_trigger_privilege;
 RESET ROLE;
 SELECT count(*) AS nothing_registered FROM fast_count_entries;
@@ -389,4 +389,9 @@ SELECT count(*) AS tables_after FROM pg_class WHERE relname = 'exact_deltas';
 INSERT INTO sales VALUES (9999, 'latam', 1, true);
 CREATE EXTENSION fast_count;
 DROP TABLE ex_log, sales, sales_asia, exact_cases, parted, parted_fragile, parent_table, child_table, guarded, fragile, inbox CASCADE;
-DROP ROLE regress_fc_reader;
+DROP ROLE regress_fc_exact_reader;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP FUNCTION exact(text), register_exact(text), try_exact(text), all_exact(), try_ddl(text);
+RESET client_min_messages;

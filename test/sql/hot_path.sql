@@ -32,11 +32,11 @@ UPDATE fast_count.entries SET count = 12345 WHERE query = 'SELECT * FROM hp WHER
 SELECT fast_count('SELECT * FROM hp WHERE kind = 1') AS the_table_is_the_truth;
 
 -- Resetting the counters is for superusers (and whom they grant it to).
-CREATE ROLE regress_fc_reader;
-SET ROLE regress_fc_reader;
+CREATE ROLE regress_fc_hot_reader;
+SET ROLE regress_fc_hot_reader;
 SELECT fast_count_stats_reset();
 RESET ROLE;
-DROP ROLE regress_fc_reader;
+DROP ROLE regress_fc_hot_reader;
 SELECT fast_count_stats_reset();
 SELECT hits, misses, counts FROM fast_count_stats();
 
@@ -78,3 +78,8 @@ END $$;
 SELECT fast_count('SELECT * FROM hp WHERE id < 1000') AS still_kept;
 SELECT count(*) AS kept FROM fast_count.entries WHERE query = 'SELECT * FROM hp WHERE id < 1000';
 COMMIT;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP TABLE hp, hp_inbox;
+RESET client_min_messages;

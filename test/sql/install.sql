@@ -1,4 +1,7 @@
--- The extension installs from any client, and reads well in \dx and \df.
+-- pg_regress made this database with the extension (--load-extension); it
+-- also installs again from scratch, from any client, and reads well in \dx
+-- and \df.
+DROP EXTENSION fast_count;
 CREATE EXTENSION fast_count;
 \dx fast_count
 \df fast_count*

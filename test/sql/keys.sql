@@ -60,3 +60,10 @@ SELECT count(*) AS entries_left FROM fast_count.entries
 CREATE TABLE shortlived (x int);
 INSERT INTO shortlived SELECT generate_series(1, 3);
 SELECT fast_count('SELECT * FROM shortlived') AS after_recreate;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP TABLE items_archive, items, shortlived;
+DROP SCHEMA other CASCADE;
+DROP FUNCTION entries_over(regclass);
+RESET client_min_messages;

@@ -52,3 +52,8 @@ ROLLBACK;
 BEGIN READ ONLY;
 SELECT fast_count_unregister('SELECT * FROM orders');
 ROLLBACK;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP TABLE orders;
+RESET client_min_messages;

@@ -3,26 +3,26 @@
 -- ordinary roles cannot write the cache.
 SET fast_count.cache_larger_than = 0;
 TRUNCATE fast_count.entries;
-CREATE ROLE regress_fc_alice;
-CREATE ROLE regress_fc_bob;
+CREATE ROLE regress_fc_sec_alice;
+CREATE ROLE regress_fc_sec_bob;
 CREATE TABLE secrets (id int, owner_name text, body text);
-INSERT INTO secrets SELECT g, CASE WHEN g <= 3 THEN 'regress_fc_alice' ELSE 'regress_fc_bob' END, 'x'
+INSERT INTO secrets SELECT g, CASE WHEN g <= 3 THEN 'regress_fc_sec_alice' ELSE 'regress_fc_sec_bob' END, 'x'
   FROM generate_series(1, 8) g;
 CREATE TABLE ledger (id int, amount int);
 INSERT INTO ledger SELECT g, g FROM generate_series(1, 40) g;
-GRANT SELECT ON ledger TO regress_fc_alice;
-GRANT SELECT (id) ON ledger TO regress_fc_bob;
+GRANT SELECT ON ledger TO regress_fc_sec_alice;
+GRANT SELECT (id) ON ledger TO regress_fc_sec_bob;
 CREATE VIEW ledger_ids AS SELECT id FROM ledger;
-GRANT SELECT ON ledger_ids TO regress_fc_bob;
+GRANT SELECT ON ledger_ids TO regress_fc_sec_bob;
 
 -- Cached by a superuser...
 SELECT fast_count('SELECT * FROM ledger') AS cached_by_superuser;
 -- ...served to a role with SELECT...
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_sec_alice;
 SELECT fast_count('SELECT * FROM ledger') AS alice;
 SELECT query, count FROM fast_count_entries;
 -- ...and refused to one without it, although the count is cached.
-SET ROLE regress_fc_bob;
+SET ROLE regress_fc_sec_bob;
 SELECT fast_count('SELECT * FROM ledger');
 -- Column privileges count: bob may read id, and through the view.
 SELECT fast_count('SELECT id FROM ledger') AS bob_ids;
@@ -43,26 +43,26 @@ RESET ROLE;
 -- Row-level security: counted live for each role, never cached.
 ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_rows ON secrets USING (owner_name = current_user);
-GRANT SELECT ON secrets TO regress_fc_alice, regress_fc_bob;
-SET ROLE regress_fc_alice;
+GRANT SELECT ON secrets TO regress_fc_sec_alice, regress_fc_sec_bob;
+SET ROLE regress_fc_sec_alice;
 SELECT fast_count('SELECT * FROM secrets') AS alice_rows;
-SET ROLE regress_fc_bob;
+SET ROLE regress_fc_sec_bob;
 SELECT fast_count('SELECT * FROM secrets') AS bob_rows;
 RESET ROLE;
 SELECT count(*) AS cached_rls_entries FROM fast_count.entries WHERE query LIKE '%secrets%';
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_sec_alice;
 SELECT fast_count_register('SELECT * FROM secrets');
 RESET ROLE;
 
 -- A registration belongs to the role that made it.
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_sec_alice;
 SELECT fast_count_register('SELECT * FROM ledger WHERE amount > 10') IS NOT NULL AS alice_registered;
 SELECT owner FROM fast_count_entries WHERE query = 'SELECT * FROM ledger WHERE amount > 10';
-GRANT SELECT ON ledger TO regress_fc_bob;
-SET ROLE regress_fc_bob;
+GRANT SELECT ON ledger TO regress_fc_sec_bob;
+SET ROLE regress_fc_sec_bob;
 SELECT fast_count_unregister('SELECT * FROM ledger WHERE amount > 10');
 SELECT fast_count_register('SELECT * FROM ledger WHERE amount > 10', '1 minute');
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_sec_alice;
 SELECT fast_count_unregister('SELECT * FROM ledger WHERE amount > 10') AS alice_unregistered;
 RESET ROLE;
 
@@ -83,7 +83,14 @@ SELECT p.proname, p.proconfig FROM pg_proc p
  WHERE p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c') OR p.proconfig IS NOT NULL
  ORDER BY 1;
 
-REVOKE ALL ON ledger, ledger_ids, secrets FROM regress_fc_alice, regress_fc_bob;
+REVOKE ALL ON ledger, ledger_ids, secrets FROM regress_fc_sec_alice, regress_fc_sec_bob;
 DROP POLICY own_rows ON secrets;
-DROP OWNED BY regress_fc_alice, regress_fc_bob;
-DROP ROLE regress_fc_alice, regress_fc_bob;
+DROP OWNED BY regress_fc_sec_alice, regress_fc_sec_bob;
+DROP ROLE regress_fc_sec_alice, regress_fc_sec_bob;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP VIEW ledger_ids;
+DROP TABLE secrets, ledger;
+DROP SCHEMA evil CASCADE;
+RESET client_min_messages;

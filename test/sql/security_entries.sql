@@ -3,23 +3,23 @@
 -- and no function answers differently for relations the caller cannot read.
 SET fast_count.cache_larger_than = 0;
 TRUNCATE fast_count.entries;
-CREATE ROLE regress_fc_alice;
-CREATE ROLE regress_fc_mallory;
-GRANT CREATE ON SCHEMA public TO regress_fc_alice, regress_fc_mallory;
+CREATE ROLE regress_fc_ent_alice;
+CREATE ROLE regress_fc_ent_mallory;
+GRANT CREATE ON SCHEMA public TO regress_fc_ent_alice, regress_fc_ent_mallory;
 
 -- alice's data: secret is hers alone; mallory may read shared_t.
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_ent_alice;
 CREATE TABLE secret (id int, ssn text);
 INSERT INTO secret SELECT g, 'ssn' || g FROM generate_series(1, 100) g;
 CREATE TABLE shared_t (id int);
 INSERT INTO shared_t SELECT generate_series(1, 5000);
-GRANT SELECT ON shared_t TO regress_fc_mallory;
+GRANT SELECT ON shared_t TO regress_fc_ent_mallory;
 SELECT fast_count('SELECT * FROM secret WHERE ssn = $1', ARRAY['ssn42']) AS alice_cached;
 SELECT fast_count_register('SELECT * FROM secret WHERE ssn = ''ssn7''', '1 hour') IS NOT NULL AS alice_registered;
 SELECT fast_count_refresh('SELECT * FROM secret WHERE ssn = ''ssn7''') AS alice_refreshed;
 RESET ROLE;
-CREATE SCHEMA alice_s AUTHORIZATION regress_fc_alice;
-SET ROLE regress_fc_alice;
+CREATE SCHEMA alice_s AUTHORIZATION regress_fc_ent_alice;
+SET ROLE regress_fc_ent_alice;
 CREATE TABLE alice_s.hidden_t (id int);
 SET search_path = alice_s, public;
 SELECT fast_count_register('SELECT * FROM hidden_t') IS NOT NULL AS alice_registered_in_her_schema;
@@ -31,7 +31,7 @@ SELECT count(*) AS alice_sees FROM fast_count_entries;
 
 -- 2. The entries view: a cheap leaky function or operator in mallory's
 -- WHERE sees no row of alice's (no NOTICE below), whatever column it reads.
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 CREATE FUNCTION leak(q text, p text, c bigint) RETURNS bool LANGUAGE plpgsql COST 0.0000001 AS
 $$BEGIN RAISE NOTICE 'LEAK: % % => %', q, p, c; RETURN true; END$$;
 SELECT count(*) FROM fast_count_entries WHERE leak(query, params::text, count);
@@ -55,14 +55,14 @@ CREATE FUNCTION public.counters_of_020(OUT key uuid, OUT hits bigint, OUT misses
                                        OUT refreshes bigint)
 RETURNS SETOF record AS 'fast_count', 'fast_count_counters' LANGUAGE C;
 SELECT count(*) > 0 AS superuser_sees_keys FROM public.counters_of_020();
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT count(*) AS mallory_sees_keys FROM public.counters_of_020();
 RESET ROLE;
 DROP FUNCTION public.counters_of_020();
 
 -- 7. Oracles: for a relation mallory cannot read, every function gives the
 -- same answer whether or not alice registered or cached something over it.
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT fast_count_unregister('SELECT * FROM secret WHERE ssn = ''ssn7''');  -- registered
 SELECT fast_count_unregister('SELECT * FROM secret WHERE ssn = ''ssn8''');  -- not registered
 SELECT fast_count_register('SELECT * FROM secret WHERE ssn = ''ssn7''', '1 day');
@@ -83,13 +83,13 @@ SELECT fast_count_unregister('SELECT * FROM doomed');
 SELECT fast_count_unregister('SELECT * FROM doomed_never_registered');
 RESET ROLE;
 -- alice's registrations are all still there, and hers to remove.
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_ent_alice;
 SELECT query, kind, owner FROM fast_count_entries ORDER BY query;
 SELECT fast_count_unregister('SELECT * FROM doomed') AS alice_unregistered_doomed;
 
 -- 5. Freezing: an interval above fast_count.max_refresh_every (server-wide,
 -- 1 day by default) is refused, also as the session's default interval.
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SHOW fast_count.max_refresh_every;
 SET fast_count.max_refresh_every = '1000 years';
 SELECT fast_count_register('SELECT * FROM shared_t', '1000 years');
@@ -107,13 +107,13 @@ SELECT fast_count_register('SELECT * FROM shared_t WHERE id > 100', '1 day') IS 
 SELECT query, owner, refresh_every FROM fast_count_entries ORDER BY query;
 -- ...and alice, who owns the table, takes one over (it becomes hers: her
 -- interval, refreshed as her) and removes the other.
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_ent_alice;
 SELECT fast_count_register('SELECT * FROM shared_t', '5 min') IS NOT NULL AS alice_took_over;
 SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 100') AS alice_removed;
 SELECT fast_count_refresh('SELECT * FROM shared_t') AS alice_refreshed;
 SELECT query, owner, refresh_every FROM fast_count_entries WHERE query LIKE '%shared_t%' ORDER BY query;
 -- mallory cannot change, remove or refresh alice's registration back.
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT fast_count_register('SELECT * FROM shared_t', '1 day');
 SELECT fast_count_unregister('SELECT * FROM shared_t');
 SELECT fast_count_refresh('SELECT * FROM shared_t');
@@ -123,7 +123,7 @@ SELECT fast_count('SELECT * FROM shared_t') AS mallory_reads;
 RESET ROLE;
 -- Superusers manage any registration.
 SELECT fast_count_register('SELECT * FROM shared_t WHERE id > 4000', '1 hour') IS NOT NULL AS superuser_registered;
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT fast_count_refresh('SELECT * FROM shared_t WHERE id > 4000');
 RESET ROLE;
 SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 4000') AS superuser_removed;
@@ -131,7 +131,7 @@ SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 4000') AS superu
 -- A registration made with a longer interval (as 0.2.0 allowed) is capped
 -- when used: its next refresh is at most max_refresh_every after its last
 -- check, for readers, the worker and the view alike.
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT fast_count_register('SELECT * FROM shared_t WHERE id <= 3000', '1 day') IS NOT NULL AS mallory_registered;
 SELECT fast_count_refresh('SELECT * FROM shared_t WHERE id <= 3000') AS counted;
 RESET ROLE;
@@ -143,7 +143,7 @@ SELECT refresh_every, next_refresh_at <= checked_at + interval '1 day' AS capped
 -- fast_count.max_age: alice bounds how old a count she is served may be,
 -- whoever registered it. Her rows change; mallory's registration keeps
 -- serving the count it took (until its next refresh)...
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_ent_alice;
 DELETE FROM shared_t WHERE id <= 1000;
 SHOW fast_count.max_age;
 SELECT fast_count('SELECT * FROM shared_t WHERE id <= 3000') AS served_as_registered;
@@ -154,7 +154,7 @@ RESET ROLE;
 UPDATE fast_count.entries SET counted_at = counted_at - interval '2 hours',
                               checked_at = now()
  WHERE query = 'SELECT * FROM shared_t WHERE id <= 3000';
-SET ROLE regress_fc_alice;
+SET ROLE regress_fc_ent_alice;
 RESET fast_count.max_age;
 SELECT fast_count('SELECT * FROM shared_t WHERE id <= 3000') AS without_max_age;
 SET fast_count.max_age = '1h';
@@ -165,11 +165,11 @@ RESET ROLE;
 
 -- A role that lost SELECT may still remove its own registration, and
 -- learns nothing about anyone else's.
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT fast_count_register('SELECT * FROM shared_t WHERE id > 200', '1 hour') IS NOT NULL AS mallory_registered;
-SET ROLE regress_fc_alice;
-REVOKE SELECT ON shared_t FROM regress_fc_mallory;
-SET ROLE regress_fc_mallory;
+SET ROLE regress_fc_ent_alice;
+REVOKE SELECT ON shared_t FROM regress_fc_ent_mallory;
+SET ROLE regress_fc_ent_mallory;
 SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 200') AS mallory_unregistered;
 SELECT fast_count_unregister('SELECT * FROM shared_t');  -- alice's
 SELECT fast_count_unregister('SELECT * FROM shared_t WHERE id > 300');  -- nobody's
@@ -179,7 +179,7 @@ RESET ROLE;
 SELECT reloptions FROM pg_class WHERE oid = 'fast_count_entries'::regclass;
 
 TRUNCATE fast_count.entries;
-REVOKE CREATE ON SCHEMA public FROM regress_fc_alice, regress_fc_mallory;
+REVOKE CREATE ON SCHEMA public FROM regress_fc_ent_alice, regress_fc_ent_mallory;
 DROP SCHEMA alice_s CASCADE;
-DROP OWNED BY regress_fc_alice, regress_fc_mallory;
-DROP ROLE regress_fc_alice, regress_fc_mallory;
+DROP OWNED BY regress_fc_ent_alice, regress_fc_ent_mallory;
+DROP ROLE regress_fc_ent_alice, regress_fc_ent_mallory;

@@ -28,12 +28,12 @@ CREATE FUNCTION looked_at(q text) RETURNS boolean LANGUAGE sql AS $$
   SELECT coalesce((SELECT count IS NOT NULL OR failures > 0 FROM fast_count_entries WHERE query = q), false)
 $$;
 CREATE FUNCTION mallory_is_superuser() RETURNS boolean LANGUAGE sql AS $$
-  SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_mallory'
+  SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_fc_worker_mallory'
 $$;
 
-CREATE ROLE regress_mallory;
-CREATE SCHEMA mal AUTHORIZATION regress_mallory;
-SET ROLE regress_mallory;
+CREATE ROLE regress_fc_worker_mallory;
+CREATE SCHEMA mal AUTHORIZATION regress_fc_worker_mallory;
+SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
 -- The issue's repro: a deferred constraint trigger that makes mallory
 -- superuser when it fires as one, queued by a volatile function that a
@@ -41,7 +41,7 @@ SET search_path = mal, public;
 CREATE TABLE m_t(x int);
 CREATE FUNCTION m_trig() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
   IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-    EXECUTE 'ALTER ROLE regress_mallory SUPERUSER';
+    EXECUTE 'ALTER ROLE regress_fc_worker_mallory SUPERUSER';
   END IF;
   RETURN NULL; END $$;
 CREATE CONSTRAINT TRIGGER m_ct AFTER INSERT ON m_t DEFERRABLE INITIALLY DEFERRED
@@ -55,7 +55,7 @@ BEGIN RETURN m_ins() AND x > 0; END $$;
 -- session setting.
 CREATE FUNCTION m_escalate() RETURNS bool LANGUAGE plpgsql VOLATILE AS $$ BEGIN
   IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-    EXECUTE 'ALTER ROLE regress_mallory SUPERUSER';
+    EXECUTE 'ALTER ROLE regress_fc_worker_mallory SUPERUSER';
   END IF;
   RETURN true; END $$;
 CREATE FUNCTION m_imm_escalate() RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$
@@ -74,7 +74,7 @@ RESET search_path;
 
 -- 1. The periodic worker, the issue's repro: the deferred trigger is refused
 -- inside the restricted operation, the refresh fails and is recorded.
-SET ROLE regress_mallory;
+SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
 SELECT fast_count_register('SELECT * FROM generate_series(1,3) g WHERE m_imm()', refresh_every => '1 s') IS NOT NULL AS registered;
 RESET ROLE;
@@ -85,10 +85,10 @@ SELECT mallory_is_superuser();
 SELECT count, failures > 0 AS failed, last_error FROM fast_count_entries
  WHERE query = 'SELECT * FROM generate_series(1,3) g WHERE m_imm()';
 SELECT count(*) AS rows_left_in_m_t FROM mal.m_t;
-ALTER ROLE regress_mallory NOSUPERUSER;
+ALTER ROLE regress_fc_worker_mallory NOSUPERUSER;
 
 -- 2. The worker: writes of the owner's code are rolled back, the count stands.
-SET ROLE regress_mallory;
+SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
 SELECT fast_count_register('SELECT * FROM generate_series(1,3) g WHERE m_imm_write()', refresh_every => '1 s') IS NOT NULL AS registered;
 RESET ROLE;
@@ -101,7 +101,7 @@ SELECT count(*) AS rows_written_by_owner_code FROM mal.m_w;
 -- 3. The worker: a setting changed by the owner's code does not outlive its
 -- refresh; another role's later refresh sees the default (array_nulls on:
 -- '{NULL}' holds a NULL).
-SET ROLE regress_mallory;
+SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
 SELECT fast_count_register('SELECT * FROM generate_series(1,3) g WHERE m_imm_poison()', refresh_every => '1 s') IS NOT NULL AS registered;
 RESET ROLE;
@@ -123,7 +123,7 @@ SELECT fast_count_refresh('SELECT * FROM generate_series(1,5) g WHERE m_imm_esca
 RESET search_path;
 SELECT pg_sleep(0.1);
 SELECT mallory_is_superuser();
-ALTER ROLE regress_mallory NOSUPERUSER;
+ALTER ROLE regress_fc_worker_mallory NOSUPERUSER;
 -- A count that is not stored runs as the caller's own statement would.
 SET fast_count.enabled = off;
 SET search_path = mal, public;
@@ -135,7 +135,7 @@ TRUNCATE mal.m_w;
 
 -- 5. Exact mode: the backfill counts as the owner, restricted, by the
 -- worker and by _exact_settle in a superuser's transaction.
-SET ROLE regress_mallory;
+SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
 SELECT fast_count_register('SELECT * FROM m_e WHERE m_imm_row(x)', mode => 'exact') IS NOT NULL AS registered;
 RESET ROLE;
@@ -144,14 +144,14 @@ SELECT wait_until($$SELECT coalesce((SELECT failures > 0 OR exact_state = 'ready
 SELECT pg_sleep(0.5);
 SELECT mallory_is_superuser();
 SELECT exact_state, last_error FROM fast_count_entries WHERE query = 'SELECT * FROM m_e WHERE m_imm_row(x)';
-ALTER ROLE regress_mallory NOSUPERUSER;
+ALTER ROLE regress_fc_worker_mallory NOSUPERUSER;
 SELECT fast_count._exact_settle(key) FROM fast_count.entries WHERE query = 'SELECT * FROM m_e WHERE m_imm_row(x)';
 SELECT pg_sleep(0.1);
 SELECT mallory_is_superuser();
 SELECT count(*) AS rows_left_in_m_t FROM mal.m_t;
 
 -- Clean up: the failing registrations would be retried for ever.
-SET ROLE regress_mallory;
+SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
 SELECT fast_count_unregister('SELECT * FROM generate_series(1,3) g WHERE m_imm()');
 SELECT fast_count_unregister('SELECT * FROM generate_series(1,3) g WHERE m_imm_write()');
@@ -163,4 +163,9 @@ SELECT fast_count_unregister($$SELECT * FROM plain WHERE ('{NULL}'::text[])[1] I
 TRUNCATE fast_count.entries;
 DROP SCHEMA mal CASCADE;
 DROP TABLE plain;
-DROP ROLE regress_mallory;
+DROP ROLE regress_fc_worker_mallory;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP FUNCTION looked_at(text), mallory_is_superuser(), wait_until(text, interval);
+RESET client_min_messages;

@@ -52,3 +52,9 @@ SELECT wait_until($$SELECT count = 75 FROM fast_count_entries WHERE query = 'SEL
 
 SELECT fast_count_unregister('SELECT * FROM tickets WHERE NOT open') AS unregistered;
 DROP ROLE regress_fc_carol;
+
+-- Leave nothing behind, so that the suites run alone or in any order.
+SET client_min_messages = warning;
+DROP TABLE tickets;
+DROP FUNCTION wait_until(text, interval);
+RESET client_min_messages;
