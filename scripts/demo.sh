@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and installs fast_count, then shows its
 # main job on a throwaway local cluster: count(*) against fast_count() on a
-# table of a few million rows, and the worker refreshing a registered query.
+# table of a few million rows, with the hit/miss counters it observed (it
+# exits non-zero if the second call was not a hit), and the worker
+# refreshing a registered query.
 #
 #   bash scripts/demo.sh [--rows N] [--keep]
+#   PG_CONFIG=/path/to/pg_config bash scripts/demo.sh   # another PostgreSQL 15
 #
 # --keep leaves the cluster running and prints how to connect; otherwise it
 # is stopped and removed.
@@ -66,18 +69,53 @@ EOF
 
 echo
 echo "== the count a page pays for on every request, and what fast_count() costs"
-psql <<'EOF'
+# By default a miss's count is kept only if it found at least 1,000,000 rows
+# or took over 100 ms, so on a fast machine this demo's count (a tenth of the
+# table) would not be kept and its "hit" would be a second count. The demo
+# keeps every count instead, says so, and checks the counters: the second
+# call must be a hit, or the demo fails.
+psql -q <<'EOF' | tee "$dir/calls.txt"
+SELECT fast_count_stats_reset() AS reset \gset
+\echo '-- this demo keeps every count: SET fast_count.cache_larger_than = 0'
+\echo '-- (by default a count is kept if it found >= 1,000,000 rows or took > 100 ms)'
+SET fast_count.cache_larger_than = 0;
+\pset tuples_only on
+\pset format unaligned
 \timing on
 \echo '-- count(*):'
 SELECT count(*) FROM items WHERE status = 3;
-\echo '-- fast_count(), first call (a miss: counts, and keeps the count because it is large):'
+\timing off
+\echo '-- fast_count(), first call (a miss: counts, and keeps the count):'
+\timing on
 SELECT fast_count('SELECT * FROM items WHERE status = 3');
+\timing off
+SELECT hits, misses FROM fast_count_stats() \gset
+\echo '   counters (fast_count_stats()): hits' :hits 'misses' :misses
 \echo '-- fast_count(), second call (a hit):'
+\timing on
 SELECT fast_count('SELECT * FROM items WHERE status = 3');
+\timing off
+SELECT hits, misses, hits = 1 AND misses = 1 AS second_was_hit FROM fast_count_stats() \gset
+\echo '   counters (fast_count_stats()): hits' :hits 'misses' :misses
+\if :second_was_hit
+\echo '   => the second call was a hit: served from the cache, nothing counted'
+\else
+\echo '   => the second call was NOT a hit: it counted again'
+\endif
 \echo '-- another spelling of the same query is the same cache entry (a hit):'
+\timing on
 SELECT fast_count('select *   from ITEMS i where i.status = $1', ARRAY['3']);
 \timing off
+SELECT hits, misses FROM fast_count_stats() \gset
+\echo '   counters (fast_count_stats()): hits' :hits 'misses' :misses
+SELECT coalesce(sum(hits), 0) AS hits, coalesce(sum(misses), 0) AS misses FROM fast_count_entries
+ WHERE query = 'SELECT * FROM items WHERE status = 3' \gset entry_
+\echo '-- the entry in fast_count_entries: hits' :entry_hits 'misses' :entry_misses
 EOF
+if ! grep -q '=> the second call was a hit' "$dir/calls.txt"; then
+  echo "demo FAILED: fast_count()'s second call was not a hit (see the counters above)" >&2
+  exit 1
+fi
 
 echo
 echo "== a registered query, refreshed by the background worker every 2 seconds"
