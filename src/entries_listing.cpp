@@ -6,7 +6,7 @@
 // A key is a hash of the query tree: a list of keys alone is an oracle too.
 #include "cache_store.hpp"
 #include "entry_visibility.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 

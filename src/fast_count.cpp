@@ -1,9 +1,9 @@
 // Module entry: configuration, shared memory and the launcher when
 // preloaded, and the transaction callback that the layers share.
-#include "exact_mode.hpp"
-#include "fault_injection.hpp"
+#include "exact/exact_registration.hpp"
+#include "pg/fault_injection.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 #include "query_memo.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"

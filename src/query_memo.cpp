@@ -1,6 +1,6 @@
 #include "query_memo.hpp"
 
-#include "pg_allocator.hpp"
+#include "pg/pg_allocator.hpp"
 #include "session_settings.hpp"
 #include "settings.hpp"
 

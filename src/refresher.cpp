@@ -2,10 +2,10 @@
 
 #include "change_signature.hpp"
 #include "count_executor.hpp"
-#include "exact_mode.hpp"
+#include "exact/exact_registration.hpp"
 #include "key_lock.hpp"
 #include "query_memo.hpp"
-#include "restricted_scope.hpp"
+#include "pg/restricted_scope.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "worker_control.hpp"

@@ -1,6 +1,6 @@
 #include "shared_index.hpp"
 
-#include "pg_allocator.hpp"
+#include "pg/pg_allocator.hpp"
 #include "settings.hpp"
 
 extern "C" {

@@ -2,15 +2,15 @@
 // they are due, drops expired retroactive counts, and survives an error in
 // any single query. Its loop follows contrib's autoprewarm and pg_cron.
 #include "cache_store.hpp"
-#include "exact_mode.hpp"
+#include "exact/exact_registration.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
-#include "worker_transaction.hpp"
+#include "pg/worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"

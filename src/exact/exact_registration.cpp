@@ -7,10 +7,10 @@
 // not see (TRUNCATE and rewriting ALTERs are not MVCC-safe) starts a new
 // epoch. Otherwise the query is counted live, under S: never a wrong number.
 #include "count_executor.hpp"
-#include "exact_deltas.hpp"
-#include "exact_internal.hpp"
+#include "exact/exact_deltas.hpp"
+#include "exact/exact_internal.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 #include "refresher.hpp"
 #include "worker_control.hpp"
 

@@ -1,8 +1,8 @@
-#include "exact_deltas.hpp"
+#include "exact/exact_deltas.hpp"
 
-#include "exact_store.hpp"
-#include "pg_allocator.hpp"
-#include "pg_boundary.hpp"
+#include "exact/exact_store.hpp"
+#include "pg/pg_allocator.hpp"
+#include "pg/pg_boundary.hpp"
 
 #include <boost/container/vector.hpp>
 

@@ -1,4 +1,4 @@
-#include "event_trigger_reads.hpp"
+#include "pg/event_trigger_reads.hpp"
 
 extern "C" {
 #include "executor/spi.h"

@@ -10,11 +10,11 @@
 //
 // fast_count_exact_truncate_trigger: AFTER TRUNCATE FOR EACH STATEMENT on the
 // table and on each of its partitions (statement triggers are not cloned).
-#include "exact_deltas.hpp"
-#include "exact_internal.hpp"
+#include "exact/exact_deltas.hpp"
+#include "exact/exact_internal.hpp"
 #include "key_lock.hpp"
-#include "pg_allocator.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_allocator.hpp"
+#include "pg/pg_boundary.hpp"
 #include "worker_control.hpp"
 
 #include <boost/container/flat_map.hpp>

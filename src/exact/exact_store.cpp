@@ -1,4 +1,4 @@
-#include "exact_store.hpp"
+#include "exact/exact_store.hpp"
 
 #include "cache_store.hpp"
 

@@ -14,15 +14,15 @@
 //   transaction under the key lock: older snapshots keep seeing the old
 //   rows, newer ones the sum; rows of writers still in flight are untouched.
 // - garbage: delta rows of keys that are no longer exact.
-#include "exact_deltas.hpp"
+#include "exact/exact_deltas.hpp"
 #include "count_executor.hpp"
-#include "exact_internal.hpp"
+#include "exact/exact_internal.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
-#include "restricted_scope.hpp"
+#include "pg/pg_boundary.hpp"
+#include "pg/restricted_scope.hpp"
 #include "settings.hpp"
 #include "worker_control.hpp"
-#include "worker_transaction.hpp"
+#include "pg/worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -19,11 +19,11 @@
 //   its clone of our trigger with it) mark the exact entries they served.
 // - DROP TRIGGER and ALTER TRIGGER ... RENAME of our triggers are refused
 //   while an exact query needs them.
-#include "event_trigger_reads.hpp"
-#include "exact_internal.hpp"
+#include "pg/event_trigger_reads.hpp"
+#include "exact/exact_internal.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
-#include "restricted_scope.hpp"
+#include "pg/pg_boundary.hpp"
+#include "pg/restricted_scope.hpp"
 #include "worker_control.hpp"
 
 extern "C" {

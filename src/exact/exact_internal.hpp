@@ -1,8 +1,8 @@
 // Shared between the exact-mode files; not for other layers.
 #pragma once
 
-#include "exact_mode.hpp"
-#include "exact_store.hpp"
+#include "exact/exact_registration.hpp"
+#include "exact/exact_store.hpp"
 
 extern "C" {
 #include "utils/snapshot.h"
