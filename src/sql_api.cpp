@@ -6,9 +6,12 @@
 // exactly as the caller would run it. Our own catalog access never goes
 // through name lookup in the caller's path (see cache_store.cpp).
 #include "cache_store.hpp"
+#include "catalog.hpp"
 #include "entry_visibility.hpp"
 #include "pg/event_trigger_reads.hpp"
+#include "exact/exact_ddl.hpp"
 #include "exact/exact_registration.hpp"
+#include "mode_registry.hpp"
 #include "key_lock.hpp"
 #include "pg/pg_boundary.hpp"
 #include "query_identity.hpp"
@@ -290,8 +293,7 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
         List *relids, *tables;
         cache_store::relations_of(key, &relids, &tables);
         require_manager(entry, relids);
-        if (entry.exact)
-            exact_mode::forget(key);  // its triggers and delta rows
+        modes::forget(entry);  // exact mode: its triggers and delta rows
         removed |= cache_store::remove(key);
     }
     if (!removed)
@@ -323,8 +325,7 @@ FAST_COUNT_FUNCTION(fast_count_on_sql_drop)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("function can only be called as an event trigger")));
 
-    Oid schema = get_namespace_oid("fast_count", true);
-    Oid entries = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
+    Oid entries = catalog::entries_oid(true);
     if (!OidIsValid(entries))
         PG_RETURN_NULL();
 

@@ -19,9 +19,13 @@
 //   its clone of our trigger with it) mark the exact entries they served.
 // - DROP TRIGGER and ALTER TRIGGER ... RENAME of our triggers are refused
 //   while an exact query needs them.
-#include "pg/event_trigger_reads.hpp"
-#include "exact/exact_internal.hpp"
+#include "exact/exact_ddl.hpp"
+
+#include "catalog.hpp"
+#include "exact/exact_store.hpp"
+#include "exact/exact_worker.hpp"
 #include "key_lock.hpp"
+#include "pg/event_trigger_reads.hpp"
 #include "pg/pg_boundary.hpp"
 #include "pg/restricted_scope.hpp"
 #include "worker_control.hpp"
@@ -65,7 +69,7 @@ const char kTriggerPrefix[] = "fast_count_exact_";
 
 Oid trigger_function(const char *name)
 {
-    Oid schema = get_namespace_oid("fast_count", false);
+    Oid schema = catalog::schema_oid();
     oidvector *no_args = buildoidvector(nullptr, 0);
     Oid function = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
                                    PointerGetDatum(no_args), ObjectIdGetDatum(schema));

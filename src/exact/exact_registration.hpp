@@ -1,14 +1,7 @@
-// Exact mode: counts of single-table queries kept exact by row triggers
-// (docs/exact-mode.md). This header holds the hooks the other layers call;
-// the parts live in exact_*.cpp.
-//
-//   registration (sql_api)   parse_mode / check_eligible / apply / forget
-//   reading (refresher)      read_count
-//   DDL (sql_drop)           relations_dropped
-//   worker                   run_worker_tasks
+// Exact mode's registration, called by fast_count_register() and
+// fast_count_unregister() (sql_api.cpp) under the entry's key lock.
 #pragma once
 
-#include "cache_store.hpp"
 #include "query_identity.hpp"
 
 extern "C" {
@@ -17,9 +10,6 @@ extern "C" {
 }
 
 namespace fast_count::exact_mode {
-
-// From _PG_init: transaction, subtransaction and relcache callbacks.
-void init();
 
 enum class Mode { kPeriodic, kExact };
 
@@ -47,18 +37,11 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
 // them.
 void forget(const pg_uuid_t &key);
 
-// fast_count() of an exact entry: the count the caller's snapshot sees,
-// from the delta rows (plus this transaction's own pending changes), or
-// counted live when the snapshot cannot be served from them.
-int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry);
-
-// sql_drop: relations (and with them our triggers) were dropped.
-void relations_dropped(List *relids);
-
-// One pass of the worker over the exact entries (re-derive, backfill,
-// fold), each in a transaction of its own; errors are reported and
-// recorded on the entry. Returns when the worker should look again (no
-// later than next_wake).
-TimestampTz run_worker_tasks(TimestampTz next_wake);
-
 } // namespace fast_count::exact_mode
+
+namespace fast_count::exact_internal {
+
+// check_eligible() without raising: false and *why when not eligible.
+bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const char **why);
+
+} // namespace fast_count::exact_internal

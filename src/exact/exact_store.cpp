@@ -1,6 +1,7 @@
 #include "exact/exact_store.hpp"
 
 #include "cache_store.hpp"
+#include "catalog.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -27,105 +28,17 @@ namespace fast_count::exact_store {
 
 namespace {
 
-// Columns of fast_count.entries that exact mode reads or writes, found by
-// name so that this file does not depend on the column order.
-struct EntriesLayout {
-    AttrNumber key, query, params, settings, owner, tables, next_refresh_at, last_error,
-        last_error_at, failures, mode, exact_state, exact_predicate;
-};
+using catalog::Column;
 
-constexpr AttrNumber kDeltaKey = 1;
-constexpr AttrNumber kDeltaDelta = 2;
-constexpr AttrNumber kDeltaEpoch = 3;
-constexpr int kDeltaColumns = 3;
-
-Oid entries_oid = InvalidOid;
-Oid entries_index_oid = InvalidOid;
-Oid deltas_oid = InvalidOid;
-Oid deltas_index_oid = InvalidOid;
-Oid deltas_base_index_oid = InvalidOid;
-bool resolved = false;
-bool callback_registered = false;
-EntriesLayout layout;
-// IndexInfo of the two indexes of exact_deltas (CacheMemoryContext).
-IndexInfo *deltas_index_info = nullptr;
-IndexInfo *deltas_base_index_info = nullptr;
-
-void forget_oids(Datum, Oid relid)
-{
-    if (relid == InvalidOid || relid == entries_oid || relid == entries_index_oid ||
-        relid == deltas_oid || relid == deltas_index_oid || relid == deltas_base_index_oid) {
-        resolved = false;
-        // (Freed with CacheMemoryContext's other leftovers: a few bytes per
-        // invalidation of our own tables, which is rare.)
-        deltas_index_info = nullptr;
-        deltas_base_index_info = nullptr;
-    }
-}
-
-AttrNumber column(TupleDesc desc, const char *name)
-{
-    for (int i = 0; i < desc->natts; i++) {
-        Form_pg_attribute attr = TupleDescAttr(desc, i);
-        if (!attr->attisdropped && strcmp(NameStr(attr->attname), name) == 0)
-            return static_cast<AttrNumber>(i + 1);
-    }
-    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                    errmsg("fast_count.entries has no column \"%s\"", name),
-                    errhint("Run ALTER EXTENSION fast_count UPDATE.")));
-    pg_unreachable();
-}
-
-// Resolves the tables; false when this database has no exact mode (the
-// extension is missing or still at 0.1.0).
+// Exact mode's view of a database: false when the extension is missing or
+// still at 0.1.0; raises then when `must`.
 bool resolve(bool must)
 {
-    if (resolved)
+    if (catalog::exact_available())
         return true;
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(forget_oids, 0);
-        callback_registered = true;
-    }
-    Oid schema = get_namespace_oid("fast_count", true);
-    Oid entries = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
-    Oid entries_index = OidIsValid(schema) ? get_relname_relid("entries_pkey", schema) : InvalidOid;
-    Oid deltas = OidIsValid(schema) ? get_relname_relid("exact_deltas", schema) : InvalidOid;
-    Oid deltas_index =
-        OidIsValid(schema) ? get_relname_relid("exact_deltas_key_idx", schema) : InvalidOid;
-    Oid deltas_base_index =
-        OidIsValid(schema) ? get_relname_relid("exact_deltas_base_idx", schema) : InvalidOid;
-    if (!OidIsValid(entries) || !OidIsValid(entries_index) || !OidIsValid(deltas) ||
-        !OidIsValid(deltas_index) || !OidIsValid(deltas_base_index)) {
-        if (!must)
-            return false;
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("exact mode needs version 0.2.0 of extension \"fast_count\""),
-                        errhint("Run ALTER EXTENSION fast_count UPDATE.")));
-    }
-    Relation rel = table_open(entries, AccessShareLock);
-    TupleDesc desc = RelationGetDescr(rel);
-    layout.key = column(desc, "key");
-    layout.query = column(desc, "query");
-    layout.params = column(desc, "params");
-    layout.settings = column(desc, "settings");
-    layout.owner = column(desc, "owner");
-    layout.tables = column(desc, "tables");
-    layout.next_refresh_at = column(desc, "next_refresh_at");
-    layout.last_error = column(desc, "last_error");
-    layout.last_error_at = column(desc, "last_error_at");
-    layout.failures = column(desc, "failures");
-    layout.mode = column(desc, "mode");
-    layout.exact_state = column(desc, "exact_state");
-    layout.exact_predicate = column(desc, "exact_predicate");
-    table_close(rel, AccessShareLock);
-
-    entries_oid = entries;
-    entries_index_oid = entries_index;
-    deltas_oid = deltas;
-    deltas_index_oid = deltas_index;
-    deltas_base_index_oid = deltas_base_index;
-    resolved = true;
-    return true;
+    if (must)
+        catalog::require_exact();
+    return false;
 }
 
 State parse_state(const char *text)
@@ -145,17 +58,6 @@ void key_scan_key(ScanKeyData *scan_key, AttrNumber attno, const pg_uuid_t &key)
                 UUIDPGetDatum(const_cast<pg_uuid_t *>(&key)));
 }
 
-HeapTuple find_entry(Relation rel, const pg_uuid_t &key)
-{
-    ScanKeyData scan_key;
-    key_scan_key(&scan_key, layout.key, key);
-    SysScanDesc scan = systable_beginscan(rel, entries_index_oid, true, nullptr, 1, &scan_key);
-    HeapTuple tuple = systable_getnext(scan);
-    HeapTuple copy = HeapTupleIsValid(tuple) ? heap_copytuple(tuple) : nullptr;
-    systable_endscan(scan);
-    return copy;
-}
-
 Oid single_oid(Datum array)
 {
     ArrayType *oids = DatumGetArrayTypeP(array);
@@ -166,37 +68,41 @@ Oid single_oid(Datum array)
     return (n == 1 && !nulls[0]) ? DatumGetObjectId(items[0]) : InvalidOid;
 }
 
+bool is_exact(const Datum *values, const bool *nulls)
+{
+    return !nulls[catalog::kMode - 1] &&
+           strcmp(TextDatumGetCString(values[catalog::kMode - 1]), "exact") == 0;
+}
+
+void decode(const Datum *values, const bool *nulls, ExactEntry *entry, bool with_text)
+{
+    using namespace catalog;
+    auto null = [&](Column c) { return nulls[c - 1]; };
+    auto get = [&](Column c) { return values[c - 1]; };
+    memset(entry, 0, sizeof(*entry));
+    entry->key = *DatumGetUUIDP(get(kKey));
+    entry->exact = is_exact(values, nulls);
+    entry->state = null(kExactState) ? State::kNone : parse_state(TextDatumGetCString(get(kExactState)));
+    entry->predicate = null(kExactPredicate) ? nullptr : TextDatumGetCString(get(kExactPredicate));
+    entry->table = null(kTables) ? InvalidOid : single_oid(get(kTables));
+    entry->owner = DatumGetObjectId(get(kOwner));
+    entry->failures = null(kFailures) ? 0 : DatumGetInt32(get(kFailures));
+    entry->has_next_attempt = !null(kNextRefreshAt);
+    entry->next_attempt = null(kNextRefreshAt) ? 0 : DatumGetTimestampTz(get(kNextRefreshAt));
+    entry->has_error = !null(kLastError);
+    if (with_text) {
+        entry->query = TextDatumGetCString(get(kQuery));
+        entry->params = null(kParams) ? nullptr : DatumGetArrayTypePCopy(get(kParams));
+        entry->settings = DatumGetArrayTypePCopy(get(kSettings));
+    }
+}
+
 void decode(Relation rel, HeapTuple tuple, ExactEntry *entry, bool with_text)
 {
-    TupleDesc desc = RelationGetDescr(rel);
-    auto get = [&](AttrNumber attno, bool *isnull) {
-        return heap_getattr(tuple, attno, desc, isnull);
-    };
-    bool isnull;
-    memset(entry, 0, sizeof(*entry));
-    entry->key = *DatumGetUUIDP(get(layout.key, &isnull));
-    Datum mode = get(layout.mode, &isnull);
-    entry->exact = !isnull && strcmp(TextDatumGetCString(mode), "exact") == 0;
-    Datum state = get(layout.exact_state, &isnull);
-    entry->state = isnull ? State::kNone : parse_state(TextDatumGetCString(state));
-    Datum predicate = get(layout.exact_predicate, &isnull);
-    entry->predicate = isnull ? nullptr : TextDatumGetCString(predicate);
-    Datum tables = get(layout.tables, &isnull);
-    entry->table = isnull ? InvalidOid : single_oid(tables);
-    entry->owner = DatumGetObjectId(get(layout.owner, &isnull));
-    Datum failures = get(layout.failures, &isnull);
-    entry->failures = isnull ? 0 : DatumGetInt32(failures);
-    Datum next = get(layout.next_refresh_at, &isnull);
-    entry->has_next_attempt = !isnull;
-    entry->next_attempt = isnull ? 0 : DatumGetTimestampTz(next);
-    (void) get(layout.last_error, &isnull);
-    entry->has_error = !isnull;
-    if (with_text) {
-        entry->query = TextDatumGetCString(get(layout.query, &isnull));
-        Datum params = get(layout.params, &isnull);
-        entry->params = isnull ? nullptr : DatumGetArrayTypePCopy(params);
-        entry->settings = DatumGetArrayTypePCopy(get(layout.settings, &isnull));
-    }
+    Datum values[catalog::kColumnCount];
+    bool nulls[catalog::kColumnCount];
+    catalog::deform(rel, tuple, values, nulls);
+    decode(values, nulls, entry, with_text);
 }
 
 } // namespace
@@ -224,8 +130,8 @@ bool available()
 bool lookup(const pg_uuid_t &key, ExactEntry *entry, bool with_text)
 {
     resolve(true);
-    Relation rel = table_open(entries_oid, AccessShareLock);
-    HeapTuple tuple = find_entry(rel, key);
+    Relation rel = catalog::open_entries(AccessShareLock);
+    HeapTuple tuple = catalog::find_entry(rel, key);
     if (tuple != nullptr)
         decode(rel, tuple, entry, with_text);
     table_close(rel, AccessShareLock);
@@ -237,74 +143,69 @@ List *exact_entries(Oid table)
     if (!resolve(false))
         return NIL;
     List *result = NIL;
-    Relation rel = table_open(entries_oid, AccessShareLock);
-    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        bool isnull;
-        Datum mode = heap_getattr(tuple, layout.mode, RelationGetDescr(rel), &isnull);
-        if (isnull || strcmp(TextDatumGetCString(mode), "exact") != 0)
-            continue;
+    Relation rel = catalog::open_entries(AccessShareLock);
+    catalog::scan_entries(rel, [&](HeapTuple tuple) {
+        Datum values[catalog::kColumnCount];
+        bool nulls[catalog::kColumnCount];
+        catalog::deform(rel, tuple, values, nulls);
+        if (!is_exact(values, nulls))
+            return;
         auto *entry = static_cast<ExactEntry *>(palloc(sizeof(ExactEntry)));
-        decode(rel, tuple, entry, false);
+        decode(values, nulls, entry, false);
         if (OidIsValid(table) && entry->table != table) {
             pfree(entry);
-            continue;
+            return;
         }
         result = lappend(result, entry);
-    }
-    systable_endscan(scan);
+    });
     table_close(rel, AccessShareLock);
     return result;
 }
 
 void update(const pg_uuid_t &key, const Change &change)
 {
+    using namespace catalog;
     resolve(true);
     cache_store::require_row_free(key);  // rather than wait for an open transaction
-    Relation rel = table_open(entries_oid, RowExclusiveLock);
-    HeapTuple tuple = find_entry(rel, key);
+    Relation rel = open_entries(RowExclusiveLock);
+    HeapTuple tuple = catalog::find_entry(rel, key);
     if (tuple == nullptr) {
         table_close(rel, RowExclusiveLock);
         return;
     }
-    TupleDesc desc = RelationGetDescr(rel);
-    Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
-    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
-    bool *replace = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
-    auto set = [&](AttrNumber attno, Datum value, bool isnull) {
-        values[attno - 1] = value;
-        nulls[attno - 1] = isnull;
-        replace[attno - 1] = true;
+    Datum old_values[kColumnCount];
+    bool old_nulls[kColumnCount];
+    deform(rel, tuple, old_values, old_nulls);
+    Datum values[kColumnCount] = {};
+    bool nulls[kColumnCount] = {};
+    bool replace[kColumnCount] = {};
+    auto set = [&](Column c, Datum value, bool isnull) {
+        values[c - 1] = value;
+        nulls[c - 1] = isnull;
+        replace[c - 1] = true;
+    };
+    auto set_text = [&](Column c, const char *text) {
+        set(c, text == nullptr ? 0 : CStringGetTextDatum(text), text == nullptr);
     };
     if (change.mode != nullptr)
-        set(layout.mode, CStringGetTextDatum(change.mode), false);
-    if (change.set_state) {
-        if (change.state == State::kNone)
-            set(layout.exact_state, 0, true);
-        else
-            set(layout.exact_state, CStringGetTextDatum(state_name(change.state)), false);
-    }
-    if (change.set_predicate) {
-        if (change.predicate == nullptr)
-            set(layout.exact_predicate, 0, true);
-        else
-            set(layout.exact_predicate, CStringGetTextDatum(change.predicate), false);
-    }
+        set_text(kMode, change.mode);
+    if (change.set_state)
+        set_text(kExactState, change.state == State::kNone ? nullptr : state_name(change.state));
+    if (change.set_predicate)
+        set_text(kExactPredicate, change.predicate);
     if (change.clear_error) {
-        set(layout.last_error, 0, true);
-        set(layout.last_error_at, 0, true);
-        set(layout.failures, Int32GetDatum(0), false);
+        set(kLastError, 0, true);
+        set(kLastErrorAt, 0, true);
+        set(kFailures, Int32GetDatum(0), false);
     }
     if (change.error != nullptr) {
-        bool isnull;
-        Datum failures = heap_getattr(tuple, layout.failures, desc, &isnull);
-        set(layout.last_error, CStringGetTextDatum(change.error), false);
-        set(layout.last_error_at, TimestampTzGetDatum(GetCurrentTimestamp()), false);
-        set(layout.failures, Int32GetDatum((isnull ? 0 : DatumGetInt32(failures)) + 1), false);
-        set(layout.next_refresh_at, TimestampTzGetDatum(change.retry_at), false);
+        int32 failures = old_nulls[kFailures - 1] ? 0 : DatumGetInt32(old_values[kFailures - 1]);
+        set_text(kLastError, change.error);
+        set(kLastErrorAt, TimestampTzGetDatum(GetCurrentTimestamp()), false);
+        set(kFailures, Int32GetDatum(failures + 1), false);
+        set(kNextRefreshAt, TimestampTzGetDatum(change.retry_at), false);
     }
-    HeapTuple updated = heap_modify_tuple(tuple, desc, values, nulls, replace);
+    HeapTuple updated = modify(rel, tuple, values, nulls, replace);
     CatalogTupleUpdate(rel, &tuple->t_self, updated);
     CommandCounterIncrement();
     table_close(rel, RowExclusiveLock);
@@ -320,26 +221,22 @@ template <typename Visit>
 void scan_key_rows(Relation rel, const pg_uuid_t &key, Snapshot snapshot, Visit &&visit)
 {
     ScanKeyData scan_key;
-    key_scan_key(&scan_key, kDeltaKey, key);
-    SysScanDesc scan = systable_beginscan(rel, deltas_index_oid, true, snapshot, 1, &scan_key);
+    key_scan_key(&scan_key, catalog::delta_columns().key, key);
+    SysScanDesc scan =
+        systable_beginscan(rel, catalog::deltas_key_index(), true, snapshot, 1, &scan_key);
     HeapTuple tuple;
     while (HeapTupleIsValid(tuple = systable_getnext(scan)))
         visit(tuple);
     systable_endscan(scan);
 }
 
-void index_row(Relation heap, HeapTuple tuple, const pg_uuid_t &key, Oid index_oid,
-               IndexInfo **info)
+void index_row(Relation heap, HeapTuple tuple, const pg_uuid_t &key, Oid index_oid)
 {
     Relation index = index_open(index_oid, RowExclusiveLock);
-    if (*info == nullptr) {
-        MemoryContext caller = MemoryContextSwitchTo(CacheMemoryContext);
-        *info = BuildIndexInfo(index);
-        MemoryContextSwitchTo(caller);
-    }
     Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&key))};
     bool isnull[1] = {false};
-    (void) index_insert(index, values, isnull, &tuple->t_self, heap, UNIQUE_CHECK_NO, false, *info);
+    (void) index_insert(index, values, isnull, &tuple->t_self, heap, UNIQUE_CHECK_NO, false,
+                        catalog::deltas_index_info(index));
     index_close(index, RowExclusiveLock);
 }
 
@@ -348,22 +245,28 @@ void index_row(Relation heap, HeapTuple tuple, const pg_uuid_t &key, Oid index_o
 // partial index of base rows, which a writer's row must stay out of.
 void insert_row(Relation rel, const pg_uuid_t &key, int64 delta, bool base, int64 epoch)
 {
-    Datum values[kDeltaColumns];
-    bool nulls[kDeltaColumns] = {false, false, !base};
-    values[kDeltaKey - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&key));
-    values[kDeltaDelta - 1] = Int64GetDatum(delta);
-    values[kDeltaEpoch - 1] = Int64GetDatum(epoch);
+    const catalog::DeltaColumns &columns = catalog::delta_columns();
+    int natts = RelationGetDescr(rel)->natts;
+    Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * natts));
+    bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * natts));
+    memset(nulls, true, sizeof(bool) * natts);
+    values[columns.key - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&key));
+    nulls[columns.key - 1] = false;
+    values[columns.delta - 1] = Int64GetDatum(delta);
+    nulls[columns.delta - 1] = false;
+    values[columns.epoch - 1] = Int64GetDatum(epoch);
+    nulls[columns.epoch - 1] = !base;
     HeapTuple tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
     heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
-    index_row(rel, tuple, key, deltas_index_oid, &deltas_index_info);
+    index_row(rel, tuple, key, catalog::deltas_key_index());
     if (base)
-        index_row(rel, tuple, key, deltas_base_index_oid, &deltas_base_index_info);
+        index_row(rel, tuple, key, catalog::deltas_base_index());
 }
 
 void insert_row(const pg_uuid_t &key, int64 delta, bool base)
 {
     resolve(true);
-    Relation rel = table_open(deltas_oid, RowExclusiveLock);
+    Relation rel = catalog::open_deltas(RowExclusiveLock);
     int64 epoch = base ? static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())) : 0;
     insert_row(rel, key, delta, base, epoch);
     table_close(rel, RowExclusiveLock);
@@ -375,13 +278,13 @@ Sum sum(const pg_uuid_t &key, Snapshot snapshot)
 {
     Sum result;
     resolve(true);
-    Relation rel = table_open(deltas_oid, AccessShareLock);
+    Relation rel = catalog::open_deltas(AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
     scan_key_rows(rel, key, snapshot, [&](HeapTuple tuple) {
         bool isnull;
-        result.sum += DatumGetInt64(heap_getattr(tuple, kDeltaDelta, desc, &isnull));
+        result.sum += DatumGetInt64(heap_getattr(tuple, catalog::delta_columns().delta, desc, &isnull));
         result.rows++;
-        Datum epoch = heap_getattr(tuple, kDeltaEpoch, desc, &isnull);
+        Datum epoch = heap_getattr(tuple, catalog::delta_columns().epoch, desc, &isnull);
         if (!isnull) {
             if (result.base_rows > 0 && DatumGetInt64(epoch) != result.epoch)
                 result.epochs_agree = false;
@@ -400,17 +303,17 @@ Sum sum(const pg_uuid_t &key, Snapshot snapshot)
 bool latest_epoch(const pg_uuid_t &key, int64 *epoch)
 {
     resolve(true);
-    Relation rel = table_open(deltas_oid, AccessShareLock);
+    Relation rel = catalog::open_deltas(AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
     ScanKeyData scan_key;
-    key_scan_key(&scan_key, kDeltaKey, key);
+    key_scan_key(&scan_key, catalog::delta_columns().key, key);
     SysScanDesc scan =
-        systable_beginscan(rel, deltas_base_index_oid, true, nullptr, 1, &scan_key);
+        systable_beginscan(rel, catalog::deltas_base_index(), true, nullptr, 1, &scan_key);
     HeapTuple tuple;
     bool found = false;
     while (!found && HeapTupleIsValid(tuple = systable_getnext(scan))) {
         bool isnull;
-        Datum value = heap_getattr(tuple, kDeltaEpoch, desc, &isnull);
+        Datum value = heap_getattr(tuple, catalog::delta_columns().epoch, desc, &isnull);
         if (!isnull) {
             *epoch = DatumGetInt64(value);
             found = true;
@@ -436,7 +339,7 @@ int64 remove_all(const pg_uuid_t &key)
 {
     if (!resolve(false))
         return 0;
-    Relation rel = table_open(deltas_oid, RowExclusiveLock);
+    Relation rel = catalog::open_deltas(RowExclusiveLock);
     List *tids = NIL;
     scan_key_rows(rel, key, nullptr, [&](HeapTuple tuple) {
         auto *tid = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData)));
@@ -454,7 +357,7 @@ int64 remove_all(const pg_uuid_t &key)
 int64 fold(const pg_uuid_t &key)
 {
     resolve(true);
-    Relation rel = table_open(deltas_oid, RowExclusiveLock);
+    Relation rel = catalog::open_deltas(RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(rel);
     List *tids = NIL;
     int64 total = 0;
@@ -463,8 +366,8 @@ int64 fold(const pg_uuid_t &key)
     bool epochs_agree = true;
     scan_key_rows(rel, key, nullptr, [&](HeapTuple tuple) {
         bool isnull;
-        total += DatumGetInt64(heap_getattr(tuple, kDeltaDelta, desc, &isnull));
-        Datum value = heap_getattr(tuple, kDeltaEpoch, desc, &isnull);
+        total += DatumGetInt64(heap_getattr(tuple, catalog::delta_columns().delta, desc, &isnull));
+        Datum value = heap_getattr(tuple, catalog::delta_columns().epoch, desc, &isnull);
         if (!isnull) {
             if (base_rows > 0 && DatumGetInt64(value) != epoch)
                 epochs_agree = false;
@@ -496,12 +399,12 @@ List *keys_with_rows()
     if (!resolve(false))
         return NIL;
     List *keys = NIL;
-    Relation rel = table_open(deltas_oid, AccessShareLock);
+    Relation rel = catalog::open_deltas(AccessShareLock);
     SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
     HeapTuple tuple;
     while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
         bool isnull;
-        pg_uuid_t *key = DatumGetUUIDP(heap_getattr(tuple, kDeltaKey, RelationGetDescr(rel), &isnull));
+        pg_uuid_t *key = DatumGetUUIDP(heap_getattr(tuple, catalog::delta_columns().key, RelationGetDescr(rel), &isnull));
         bool seen = false;
         ListCell *lc;
         foreach (lc, keys)

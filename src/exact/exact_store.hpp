@@ -1,6 +1,6 @@
-// Exact mode's storage, at the heap level like cache_store: the exact
-// columns of fast_count.entries (mode, exact_state, exact_predicate, found
-// by name) and the delta rows of fast_count.exact_deltas. No privilege
+// Exact mode's storage, through catalog.hpp like cache_store: the exact
+// columns of fast_count.entries (mode, exact_state, exact_predicate) and
+// the delta rows of fast_count.exact_deltas. No privilege
 // checks (ordinary users have none on these tables); callers hold the
 // entry's key lock (key_lock.hpp) for every write but the writers' own
 // delta rows.

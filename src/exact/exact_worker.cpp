@@ -14,15 +14,20 @@
 //   transaction under the key lock: older snapshots keep seeing the old
 //   rows, newer ones the sum; rows of writers still in flight are untouched.
 // - garbage: delta rows of keys that are no longer exact.
-#include "exact/exact_deltas.hpp"
+#include "exact/exact_worker.hpp"
+
+#include "cache_store.hpp"
 #include "count_executor.hpp"
-#include "exact/exact_internal.hpp"
+#include "exact/exact_ddl.hpp"
+#include "exact/exact_deltas.hpp"
+#include "exact/exact_registration.hpp"
+#include "exact/exact_store.hpp"
 #include "key_lock.hpp"
 #include "pg/pg_boundary.hpp"
 #include "pg/restricted_scope.hpp"
+#include "pg/worker_transaction.hpp"
 #include "settings.hpp"
 #include "worker_control.hpp"
-#include "pg/worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -454,12 +459,6 @@ Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
 
 } // namespace
 
-} // namespace fast_count::exact_internal
-
-namespace fast_count::exact_mode {
-
-using namespace exact_internal;
-
 TimestampTz run_worker_tasks(TimestampTz next_wake)
 {
     MemoryContext keep_context = CurrentMemoryContext;
@@ -510,7 +509,7 @@ TimestampTz run_worker_tasks(TimestampTz next_wake)
     return next_wake;
 }
 
-} // namespace fast_count::exact_mode
+} // namespace fast_count::exact_internal
 
 using namespace fast_count;
 using namespace fast_count::exact_internal;
