@@ -467,7 +467,12 @@ bool row_free(const pg_uuid_t &key)
     return !busy;
 }
 
-void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
+namespace {
+
+// Changes the key's row, when there is one: change(old, row) sets the
+// columns to write.
+template <typename Change>
+void change_row(const pg_uuid_t &key, Change &&change)
 {
     Relation rel = open_entries(RowExclusiveLock);
     require_row_free(rel, key);
@@ -476,15 +481,24 @@ void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
         Entry old;
         decode(rel, tuple, &old, false);
         Row row;
+        change(old, row);
+        write_row(rel, tuple, row);
+    }
+    table_close(rel, RowExclusiveLock);
+}
+
+} // namespace
+
+void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
+{
+    change_row(key, [checked_at](const Entry &old, Row &row) {
         row.set(kCheckedAt, TimestampTzGetDatum(checked_at));
         if (old.registered) {
             TimestampTz next = checked_at + old.refresh_every_us;
             row.set(kNextRefreshAt, TimestampTzGetDatum(next));
             row.set(kExpiresAt, TimestampTzGetDatum(registered_expiry(next)));
         }
-        write_row(rel, tuple, row);
-    }
-    table_close(rel, RowExclusiveLock);
+    });
 }
 
 void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid owner,
@@ -534,20 +548,12 @@ bool remove(const pg_uuid_t &key)
 
 void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at)
 {
-    Relation rel = open_entries(RowExclusiveLock);
-    require_row_free(rel, key);
-    HeapTuple tuple = find_row(rel, key);
-    if (tuple != nullptr) {
-        Entry old;
-        decode(rel, tuple, &old, false);
-        Row row;
+    change_row(key, [message, retry_at](const Entry &old, Row &row) {
         row.set(kLastError, CStringGetTextDatum(message));
         row.set(kLastErrorAt, TimestampTzGetDatum(GetCurrentTimestamp()));
         row.set(kFailures, Int32GetDatum(old.failures + 1));
         row.set(kNextRefreshAt, TimestampTzGetDatum(retry_at));
-        write_row(rel, tuple, row);
-    }
-    table_close(rel, RowExclusiveLock);
+    });
 }
 
 List *due_keys(TimestampTz now, TimestampTz *next_due)

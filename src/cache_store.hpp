@@ -68,7 +68,8 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
 // Deletes an entry; false when there was none.
 bool remove(const pg_uuid_t &key);
 
-// Records a failed refresh of a registered entry and when to try again.
+// Records a failure on an entry (a refresh, or a mode's task) and when to
+// try again: last_error, last_error_at, failures + 1, next_refresh_at.
 void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at);
 
 // Keys of registered entries due at now, and of estimates waiting for their

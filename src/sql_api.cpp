@@ -321,9 +321,7 @@ FAST_COUNT_FUNCTION(fast_count_refresh)
 // Event trigger on sql_drop: counts over dropped relations are forgotten.
 FAST_COUNT_FUNCTION(fast_count_on_sql_drop)
 {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("function can only be called as an event trigger")));
+    event_trigger_reads::require_event_trigger(fcinfo);
 
     Oid entries = catalog::entries_oid(true);
     if (!OidIsValid(entries))

@@ -171,7 +171,7 @@ TimestampTz run_cycle()
             any_refreshed = true;
     }
     drop_expired(expired);
-    next_wake = modes::run_worker_tasks(next_wake);  // exact mode: backfill, fold, re-derive
+    next_wake = modes::run_worker_tasks(next_wake);  // each mode's own tasks
 
     // Refreshed entries have new due times; look again right away.
     if (any_refreshed)

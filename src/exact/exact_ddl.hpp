@@ -6,6 +6,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
 }
 
 namespace fast_count::exact_internal {
@@ -37,6 +38,10 @@ void mark_rederive(List *tables, const char *why);
 
 // The relation and its partition ancestors.
 List *self_and_ancestors(Oid relid);
+
+// Locks table and, when it is partitioned, every partition in mode (what
+// a writer of any of them must wait for).
+void lock_table_and_partitions(Oid table, LOCKMODE mode);
 
 } // namespace fast_count::exact_internal
 

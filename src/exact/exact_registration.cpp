@@ -3,7 +3,6 @@
 // entry exact or periodic, and forgetting an exact entry.
 #include "exact/exact_registration.hpp"
 
-#include "cache_store.hpp"
 #include "exact/exact_ddl.hpp"
 #include "exact/exact_store.hpp"
 #include "exact/exact_triggers.hpp"
@@ -136,6 +135,8 @@ bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const
 namespace fast_count::exact_mode {
 
 using namespace exact_internal;
+using exact_store::Change;
+using exact_store::State;
 
 Mode mode_argument(FunctionCallInfo fcinfo, int argno)
 {
@@ -195,13 +196,9 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
             return;
         // Exact back to periodic: the triggers and delta rows go.
         exact_store::remove_all(identity->key);
-        exact_store::Change change;
-        change.mode = "periodic";
-        change.set_state = true;
-        change.state = exact_store::State::kNone;
-        change.set_predicate = true;
-        change.predicate = nullptr;
-        exact_store::update(identity->key, change);
+        exact_store::update(identity->key, Change().to_mode("periodic")
+                                                 .to_state(State::kNone)
+                                                 .to_predicate(nullptr));
         if (OidIsValid(before.table)) {
             drop_triggers_if_unused(before.table);
             if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(before.table)))
@@ -214,9 +211,7 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
         // Registered again: the count it keeps stays (an entry waiting to
         // be re-derived is retried now).
         if (before.state == exact_store::State::kRederive) {
-            exact_store::Change change;
-            change.clear_error = true;
-            exact_store::update(identity->key, change);
+            exact_store::update(identity->key, Change().clearing_error());
         }
         return;
     }
@@ -227,20 +222,14 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
     // already there, take it here. Writers wait for it until this
     // transaction ends: registration does not count the table (the worker
     // does, later, without blocking anyone).
-    LockRelationOid(eligibility.table, ShareRowExclusiveLock);
-    if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
+    lock_table_and_partitions(eligibility.table, ShareRowExclusiveLock);
     ensure_triggers(eligibility.table, eligibility.predicate);
 
     exact_store::remove_all(identity->key);
-    exact_store::Change change;
-    change.mode = "exact";
-    change.set_state = true;
-    change.state = exact_store::State::kBackfill;
-    change.set_predicate = true;
-    change.predicate = eligibility.predicate;
-    change.clear_error = true;
-    exact_store::update(identity->key, change);
+    exact_store::update(identity->key, Change().to_mode("exact")
+                                             .to_state(State::kBackfill)
+                                             .to_predicate(eligibility.predicate)
+                                             .clearing_error());
     CacheInvalidateRelcacheByRelid(eligibility.table);
 }
 
@@ -252,11 +241,7 @@ void forget(const pg_uuid_t &key)
     exact_store::remove_all(key);
     // The entry goes after this; mark it periodic first so that the
     // trigger check below does not count it.
-    exact_store::Change change;
-    change.mode = "periodic";
-    change.set_state = true;
-    change.state = exact_store::State::kNone;
-    exact_store::update(key, change);
+    exact_store::update(key, Change().to_mode("periodic").to_state(State::kNone));
     if (OidIsValid(entry.table) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(entry.table))) {
         drop_triggers_if_unused(entry.table);
         CacheInvalidateRelcacheByRelid(entry.table);

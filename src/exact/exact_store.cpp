@@ -173,9 +173,6 @@ void update(const pg_uuid_t &key, const Change &change)
         table_close(rel, RowExclusiveLock);
         return;
     }
-    Datum old_values[kColumnCount];
-    bool old_nulls[kColumnCount];
-    deform(rel, tuple, old_values, old_nulls);
     Datum values[kColumnCount] = {};
     bool nulls[kColumnCount] = {};
     bool replace[kColumnCount] = {};
@@ -198,17 +195,13 @@ void update(const pg_uuid_t &key, const Change &change)
         set(kLastErrorAt, 0, true);
         set(kFailures, Int32GetDatum(0), false);
     }
-    if (change.error != nullptr) {
-        int32 failures = old_nulls[kFailures - 1] ? 0 : DatumGetInt32(old_values[kFailures - 1]);
-        set_text(kLastError, change.error);
-        set(kLastErrorAt, TimestampTzGetDatum(GetCurrentTimestamp()), false);
-        set(kFailures, Int32GetDatum(failures + 1), false);
-        set(kNextRefreshAt, TimestampTzGetDatum(change.retry_at), false);
-    }
     HeapTuple updated = modify(rel, tuple, values, nulls, replace);
     CatalogTupleUpdate(rel, &tuple->t_self, updated);
     CommandCounterIncrement();
     table_close(rel, RowExclusiveLock);
+    // A failure is recorded as the store records every failure.
+    if (change.error != nullptr)
+        cache_store::record_failure(key, change.error, change.retry_at);
     // Readers go by the shared index first: it must learn the new mode.
     cache_store::publish_at_commit(key);
 }

@@ -47,6 +47,7 @@ namespace fast_count::exact_internal {
 namespace {
 
 using exact_store::ExactEntry;
+using exact_store::Change;
 using exact_store::State;
 
 struct Counted {
@@ -341,10 +342,7 @@ FAST_COUNT_FUNCTION(fast_count_exact_truncate_trigger)
             exact_store::remove_all(key);
             exact_store::insert_base(key, 0);
             if (entry.state != exact_store::State::kReady) {
-                exact_store::Change change;
-                change.set_state = true;
-                change.state = exact_store::State::kReady;
-                exact_store::update(key, change);
+                exact_store::update(key, Change().to_state(State::kReady));
             }
             exact_deltas::rebase(key);
         } else {
@@ -354,10 +352,7 @@ FAST_COUNT_FUNCTION(fast_count_exact_truncate_trigger)
             if (exact_deltas::untouched_since_rebase(key))
                 continue;
             exact_store::remove_all(key);
-            exact_store::Change change;
-            change.set_state = true;
-            change.state = exact_store::State::kBackfill;
-            exact_store::update(key, change);
+            exact_store::update(key, Change().to_state(State::kBackfill));
             needs_worker = true;
         }
     }

@@ -53,6 +53,7 @@ namespace fast_count::exact_internal {
 namespace {
 
 using exact_store::ExactEntry;
+using exact_store::Change;
 using exact_store::State;
 
 bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
@@ -150,14 +151,10 @@ bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdent
         return false;
     exact_store::remove_all(identity->key);
     exact_store::insert_base(identity->key, latest.sum);
-    exact_store::Change change;
-    change.mode = "exact";
-    change.set_state = true;
-    change.state = State::kReady;
-    change.set_predicate = true;
-    change.predicate = eligibility.predicate;
-    change.clear_error = true;
-    exact_store::update(identity->key, change);
+    exact_store::update(identity->key, Change().to_mode("exact")
+                                             .to_state(State::kReady)
+                                             .to_predicate(eligibility.predicate)
+                                             .clearing_error());
     exact_deltas::rekey(key, identity->key);
     return true;
 }
@@ -181,14 +178,10 @@ void move_registration(const pg_uuid_t &key, const ExactEntry &entry, const Quer
                                     old.registered_at);
         if (carry == nullptr || !carry_count(key, entry, identity, carry)) {
             exact_store::remove_all(identity->key);
-            exact_store::Change change;
-            change.mode = "exact";
-            change.set_state = true;
-            change.state = State::kRederive;
-            change.set_predicate = true;
-            change.predicate = nullptr;
-            change.clear_error = true;
-            exact_store::update(identity->key, change);
+            exact_store::update(identity->key, Change().to_mode("exact")
+                                                     .to_state(State::kRederive)
+                                                     .to_predicate(nullptr)
+                                                     .clearing_error());
         }
     }
     exact_store::remove_all(key);
@@ -244,9 +237,7 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
 
     // No writer may be in flight while the predicate changes: those after
     // this transaction use the new one, those before have committed.
-    LockRelationOid(eligibility.table, ShareRowExclusiveLock);
-    if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
+    lock_table_and_partitions(eligibility.table, ShareRowExclusiveLock);
     if (!take_lock(key, wait_for_lock))
         return Step::kBusy;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
@@ -263,13 +254,9 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
                                     "unregister the query.")));
     });
     exact_store::remove_all(key);
-    exact_store::Change change;
-    change.set_state = true;
-    change.state = State::kBackfill;
-    change.set_predicate = true;
-    change.predicate = eligibility.predicate;
-    change.clear_error = true;
-    exact_store::update(key, change);
+    exact_store::update(key, Change().to_state(State::kBackfill)
+                                   .to_predicate(eligibility.predicate)
+                                   .clearing_error());
     CacheInvalidateRelcacheByRelid(eligibility.table);
     return Step::kDone;
 }
@@ -282,11 +269,8 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     // The table (ACCESS SHARE) before the key: the order TRUNCATE takes
     // them in. So must the partitions the count reads. Taken here, not by
     // reading the text in the owner's scope, whose rollback releases locks.
-    if (OidIsValid(entry.table)) {
-        LockRelationOid(entry.table, AccessShareLock);
-        if (get_rel_relkind(entry.table) == RELKIND_PARTITIONED_TABLE)
-            (void) find_all_inheritors(entry.table, AccessShareLock, nullptr);
-    }
+    if (OidIsValid(entry.table))
+        lock_table_and_partitions(entry.table, AccessShareLock);
     if (!take_lock(key, wait_for_lock))
         return Step::kBusy;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
@@ -303,10 +287,7 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     if (!read.counted) {
         // The text reads something else now: re-derive first.
         PopActiveSnapshot();
-        exact_store::Change change;
-        change.set_state = true;
-        change.state = State::kRederive;
-        exact_store::update(key, change);
+        exact_store::update(key, Change().to_state(State::kRederive));
         return Step::kDone;
     }
     int64 count = read.count;
@@ -314,11 +295,7 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     PopActiveSnapshot();
     exact_store::insert_base(key, count - seen.sum);
 
-    exact_store::Change change;
-    change.set_state = true;
-    change.state = State::kReady;
-    change.clear_error = true;
-    exact_store::update(key, change);
+    exact_store::update(key, Change().to_state(State::kReady).clearing_error());
     instr_time elapsed;
     INSTR_TIME_SET_CURRENT(elapsed);
     INSTR_TIME_SUBTRACT(elapsed, start);
@@ -372,13 +349,9 @@ bool note_failure(const pg_uuid_t &key, const char *message, bool wait, ExactEnt
     if (!take_lock(key, wait) || !exact_store::lookup(key, entry, true) || !entry->exact)
         return false;
     *retry_at = GetCurrentTimestamp() + retry_delay_us(entry->failures + 1);
-    exact_store::Change change;
-    change.error = message;
-    change.retry_at = *retry_at;
-    if (entry->state == State::kBackfill) {
-        change.set_state = true;
-        change.state = State::kRederive;
-    }
+    Change change = Change().failed(message, *retry_at);
+    if (entry->state == State::kBackfill)
+        change.to_state(State::kRederive);
     exact_store::update(key, change);
     return true;
 }
