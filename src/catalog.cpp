@@ -37,7 +37,6 @@ struct Found {
     Oid schema = InvalidOid;
     Oid entries_oid = InvalidOid;
     Oid entries_key_index = InvalidOid;
-    int natts = 0;                   // of entries, dropped columns included
     AttrNumber attno[kColumnCount];  // by column; 0 when absent
 
     bool deltas = false;  // exact_deltas and its indexes (looked for until found)
@@ -96,7 +95,6 @@ void find_columns(Relation rel)
     for (int c = 0; c < kBaseColumnCount; c++)
         if (found.attno[c] == 0)
             unexpected_layout();
-    found.natts = desc->natts;
 }
 
 void find_entries()
@@ -207,12 +205,25 @@ bool has_column(Column c)
     return found.entries && found.attno[c - 1] != 0;
 }
 
+namespace {
+
+// The column's position in this relation, or 0 (what was found may have
+// been forgotten by an invalidation since the relation was opened).
+AttrNumber position(Relation entries, int c)
+{
+    find_entries();
+    AttrNumber attno = found.attno[c];
+    return attno <= RelationGetDescr(entries)->natts ? attno : 0;
+}
+
+} // namespace
+
 void deform(Relation entries, HeapTuple tuple, Datum *values, bool *nulls)
 {
-    Physical row(found.natts);
+    Physical row(RelationGetDescr(entries)->natts);
     heap_deform_tuple(tuple, RelationGetDescr(entries), row.values, row.nulls);
     for (int c = 0; c < kColumnCount; c++) {
-        AttrNumber attno = found.attno[c];
+        AttrNumber attno = position(entries, c);
         values[c] = attno == 0 ? 0 : row.values[attno - 1];
         nulls[c] = attno == 0 || row.nulls[attno - 1];
     }
@@ -220,9 +231,9 @@ void deform(Relation entries, HeapTuple tuple, Datum *values, bool *nulls)
 
 HeapTuple form(Relation entries, const Datum *values, const bool *nulls)
 {
-    Physical row(found.natts);
+    Physical row(RelationGetDescr(entries)->natts);
     for (int c = 0; c < kColumnCount; c++) {
-        AttrNumber attno = found.attno[c];
+        AttrNumber attno = position(entries, c);
         if (attno != 0) {
             row.values[attno - 1] = values[c];
             row.nulls[attno - 1] = nulls[c];
@@ -234,9 +245,9 @@ HeapTuple form(Relation entries, const Datum *values, const bool *nulls)
 HeapTuple modify(Relation entries, HeapTuple tuple, const Datum *values, const bool *nulls,
                  const bool *replace)
 {
-    Physical row(found.natts);
+    Physical row(RelationGetDescr(entries)->natts);
     for (int c = 0; c < kColumnCount; c++) {
-        AttrNumber attno = found.attno[c];
+        AttrNumber attno = position(entries, c);
         if (attno != 0 && replace[c]) {
             row.values[attno - 1] = values[c];
             row.nulls[attno - 1] = nulls[c];
@@ -249,7 +260,7 @@ HeapTuple modify(Relation entries, HeapTuple tuple, const Datum *values, const b
 HeapTuple find_entry(Relation entries, const pg_uuid_t &key)
 {
     ScanKeyData key_data;
-    scan_key(&key_data, found.attno[kKey - 1], key);
+    scan_key(&key_data, position(entries, kKey - 1), key);
     SysScanDesc scan =
         systable_beginscan(entries, found.entries_key_index, true, nullptr, 1, &key_data);
     HeapTuple tuple = systable_getnext(scan);
@@ -261,7 +272,7 @@ HeapTuple find_entry(Relation entries, const pg_uuid_t &key)
 bool entry_busy(Relation entries, const pg_uuid_t &key)
 {
     ScanKeyData key_data;
-    scan_key(&key_data, found.attno[kKey - 1], key);
+    scan_key(&key_data, position(entries, kKey - 1), key);
     SnapshotData dirty;
     InitDirtySnapshot(dirty);
     SysScanDesc scan =
