@@ -145,7 +145,9 @@ void require_row_free(Relation rel, const pg_uuid_t &key)
 
 uint8 mode_of(const Row &row)
 {
-    return row.is_null(kMode) ? modes::kPeriodic : modes::id_of(TextDatumGetCString(row.get(kMode)));
+    if (row.is_null(kMode))
+        return modes::kPeriodic;
+    return modes::id_of(TextDatumGetCString(row.get(kMode)));
 }
 
 void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)

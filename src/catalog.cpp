@@ -1,11 +1,13 @@
 #include "catalog.hpp"
 
 extern "C" {
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -29,6 +31,10 @@ const char *const kColumnNames[kColumnCount] = {
 
 // The columns exact mode needs on entries.
 constexpr Column kExactColumns[] = {kMode, kExactState, kExactPredicate};
+
+struct DeltaColumns {
+    AttrNumber key, delta, epoch;
+};
 
 // What one backend found; valid while `found` holds (relation_changed()
 // clears it).
@@ -315,31 +321,74 @@ Relation open_deltas(LOCKMODE mode)
     return rel;
 }
 
-const DeltaColumns &delta_columns()
+DeltaRow delta_row(Relation deltas, HeapTuple tuple)
 {
-    return found.delta_columns;
+    TupleDesc desc = RelationGetDescr(deltas);
+    const DeltaColumns &columns = found.delta_columns;
+    bool isnull;
+    DeltaRow row;
+    row.key = *DatumGetUUIDP(heap_getattr(tuple, columns.key, desc, &isnull));
+    row.delta = DatumGetInt64(heap_getattr(tuple, columns.delta, desc, &isnull));
+    Datum epoch = heap_getattr(tuple, columns.epoch, desc, &isnull);
+    row.base = !isnull;
+    row.epoch = isnull ? 0 : DatumGetInt64(epoch);
+    return row;
 }
 
-Oid deltas_key_index()
+namespace detail {
+
+SysScanDesc begin_delta_scan(Relation deltas, const pg_uuid_t &key, Snapshot snapshot,
+                             bool bases_only, ScanKeyData *key_data)
 {
-    return found.deltas_key_index;
+    scan_key(key_data, found.delta_columns.key, key);
+    Oid index = bases_only ? found.deltas_base_index : found.deltas_key_index;
+    return systable_beginscan(deltas, index, true, snapshot, 1, key_data);
 }
 
-Oid deltas_base_index()
-{
-    return found.deltas_base_index;
-}
+} // namespace detail
 
-IndexInfo *deltas_index_info(Relation index)
+namespace {
+
+void index_row(Relation heap, HeapTuple tuple, const pg_uuid_t &key, Oid index_oid,
+               IndexInfo **info)
 {
-    Oid oid = RelationGetRelid(index);
-    IndexInfo **info = oid == found.deltas_key_index ? &found.key_index_info : &found.base_index_info;
+    Relation index = index_open(index_oid, RowExclusiveLock);
     if (*info == nullptr) {
         MemoryContext caller = MemoryContextSwitchTo(CacheMemoryContext);
         *info = BuildIndexInfo(index);
         MemoryContextSwitchTo(caller);
     }
-    return *info;
+    Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&key))};
+    bool isnull[1] = {false};
+    (void) index_insert(index, values, isnull, &tuple->t_self, heap, UNIQUE_CHECK_NO, false, *info);
+    index_close(index, RowExclusiveLock);
+}
+
+} // namespace
+
+void insert_delta_row(Relation deltas, const DeltaRow &row)
+{
+    const DeltaColumns &columns = found.delta_columns;
+    int natts = RelationGetDescr(deltas)->natts;
+    Physical physical(natts);
+    physical.values[columns.key - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&row.key));
+    physical.nulls[columns.key - 1] = false;
+    physical.values[columns.delta - 1] = Int64GetDatum(row.delta);
+    physical.nulls[columns.delta - 1] = false;
+    physical.values[columns.epoch - 1] = Int64GetDatum(row.epoch);
+    physical.nulls[columns.epoch - 1] = !row.base;
+    HeapTuple tuple = heap_form_tuple(RelationGetDescr(deltas), physical.values, physical.nulls);
+    heap_insert(deltas, tuple, GetCurrentCommandId(true), 0, nullptr);
+    index_row(deltas, tuple, row.key, found.deltas_key_index, &found.key_index_info);
+    if (row.base)
+        index_row(deltas, tuple, row.key, found.deltas_base_index, &found.base_index_info);
+}
+
+void delete_rows(Relation rel, List *tids)
+{
+    ListCell *lc;
+    foreach (lc, tids)
+        CatalogTupleDelete(rel, static_cast<ItemPointer>(lfirst(lc)));
 }
 
 void relation_changed(Oid relid)

@@ -97,29 +97,73 @@ void require_exact();
 // Opens exact_deltas (raises as require_exact() does).
 Relation open_deltas(LOCKMODE mode);
 
-struct DeltaColumns {
-    AttrNumber key, delta, epoch;
+// A row of exact_deltas: a writer's delta, or a base count (epoch set).
+struct DeltaRow {
+    pg_uuid_t key;
+    int64 delta;
+    bool base;
+    int64 epoch;  // of a base row
 };
-const DeltaColumns &delta_columns();
 
-// The index on key of every row, and the partial one of base rows (epoch
-// set); with their IndexInfo for inserts.
-Oid deltas_key_index();
-Oid deltas_base_index();
-IndexInfo *deltas_index_info(Relation index);
+// Decodes a row of exact_deltas.
+DeltaRow delta_row(Relation deltas, HeapTuple tuple);
+
+// The key's rows that snapshot sees (nullptr: the latest committed and
+// this transaction's own), through the index on key or, with bases_only,
+// the partial index of base rows: visit(const DeltaRow &, HeapTuple).
+template <typename Visit>
+void scan_deltas(Relation deltas, const pg_uuid_t &key, Snapshot snapshot, bool bases_only,
+                 Visit &&visit);
+
+// Every row: visit(const DeltaRow &, HeapTuple).
+template <typename Visit>
+void scan_all_deltas(Relation deltas, Visit &&visit);
+
+// Inserts a row and its index entries (the partial index only for a base
+// row: CatalogTupleInsert() would ignore its predicate).
+void insert_delta_row(Relation deltas, const DeltaRow &row);
+
+// Deletes rows by their TIDs (ItemPointer).
+void delete_rows(Relation rel, List *tids);
 
 // A relcache callback (transaction_callbacks.hpp): forgets what was found
 // when one of these relations changes.
 void relation_changed(Oid relid);
 
+namespace detail {
+SysScanDesc begin_delta_scan(Relation deltas, const pg_uuid_t &key, Snapshot snapshot,
+                             bool bases_only, ScanKeyData *key_data);
+
 template <typename Visit>
-void scan_entries(Relation entries, Visit &&visit)
+void drain(SysScanDesc scan, Visit &&visit)
 {
-    SysScanDesc scan = systable_beginscan(entries, InvalidOid, false, nullptr, 0, nullptr);
     HeapTuple tuple;
     while (HeapTupleIsValid(tuple = systable_getnext(scan)))
         visit(tuple);
     systable_endscan(scan);
+}
+} // namespace detail
+
+template <typename Visit>
+void scan_deltas(Relation deltas, const pg_uuid_t &key, Snapshot snapshot, bool bases_only,
+                 Visit &&visit)
+{
+    ScanKeyData key_data;
+    detail::drain(detail::begin_delta_scan(deltas, key, snapshot, bases_only, &key_data),
+                  [&](HeapTuple tuple) { visit(delta_row(deltas, tuple), tuple); });
+}
+
+template <typename Visit>
+void scan_all_deltas(Relation deltas, Visit &&visit)
+{
+    detail::drain(systable_beginscan(deltas, InvalidOid, false, nullptr, 0, nullptr),
+                  [&](HeapTuple tuple) { visit(delta_row(deltas, tuple), tuple); });
+}
+
+template <typename Visit>
+void scan_entries(Relation entries, Visit &&visit)
+{
+    detail::drain(systable_beginscan(entries, InvalidOid, false, nullptr, 0, nullptr), visit);
 }
 
 } // namespace fast_count::catalog

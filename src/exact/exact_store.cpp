@@ -4,23 +4,14 @@
 #include "catalog.hpp"
 
 extern "C" {
-#include "access/genam.h"
 #include "access/heapam.h"
-#include "catalog/index.h"
-#include "nodes/execnodes.h"
 #include "access/htup_details.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 }
 
@@ -52,12 +43,6 @@ State parse_state(const char *text)
     return State::kNone;
 }
 
-void key_scan_key(ScanKeyData *scan_key, AttrNumber attno, const pg_uuid_t &key)
-{
-    ScanKeyInit(scan_key, attno, BTEqualStrategyNumber, F_UUID_EQ,
-                UUIDPGetDatum(const_cast<pg_uuid_t *>(&key)));
-}
-
 Oid single_oid(Datum array)
 {
     ArrayType *oids = DatumGetArrayTypeP(array);
@@ -82,7 +67,8 @@ void decode(const Datum *values, const bool *nulls, ExactEntry *entry, bool with
     memset(entry, 0, sizeof(*entry));
     entry->key = *DatumGetUUIDP(get(kKey));
     entry->exact = is_exact(values, nulls);
-    entry->state = null(kExactState) ? State::kNone : parse_state(TextDatumGetCString(get(kExactState)));
+    entry->state =
+        null(kExactState) ? State::kNone : parse_state(TextDatumGetCString(get(kExactState)));
     entry->predicate = null(kExactPredicate) ? nullptr : TextDatumGetCString(get(kExactPredicate));
     entry->table = null(kTables) ? InvalidOid : single_oid(get(kTables));
     entry->owner = DatumGetObjectId(get(kOwner));
@@ -210,50 +196,13 @@ void update(const pg_uuid_t &key, const Change &change)
 
 namespace {
 
-template <typename Visit>
-void scan_key_rows(Relation rel, const pg_uuid_t &key, Snapshot snapshot, Visit &&visit)
-{
-    ScanKeyData scan_key;
-    key_scan_key(&scan_key, catalog::delta_columns().key, key);
-    SysScanDesc scan =
-        systable_beginscan(rel, catalog::deltas_key_index(), true, snapshot, 1, &scan_key);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-        visit(tuple);
-    systable_endscan(scan);
-}
+using catalog::DeltaRow;
 
-void index_row(Relation heap, HeapTuple tuple, const pg_uuid_t &key, Oid index_oid)
+ItemPointer copy_tid(HeapTuple tuple)
 {
-    Relation index = index_open(index_oid, RowExclusiveLock);
-    Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&key))};
-    bool isnull[1] = {false};
-    (void) index_insert(index, values, isnull, &tuple->t_self, heap, UNIQUE_CHECK_NO, false,
-                        catalog::deltas_index_info(index));
-    index_close(index, RowExclusiveLock);
-}
-
-// Inserts a row into exact_deltas (opened by the caller) and its index
-// entries. Not CatalogTupleInsert(): that ignores the predicate of the
-// partial index of base rows, which a writer's row must stay out of.
-void insert_row(Relation rel, const pg_uuid_t &key, int64 delta, bool base, int64 epoch)
-{
-    const catalog::DeltaColumns &columns = catalog::delta_columns();
-    int natts = RelationGetDescr(rel)->natts;
-    Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * natts));
-    bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * natts));
-    memset(nulls, true, sizeof(bool) * natts);
-    values[columns.key - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&key));
-    nulls[columns.key - 1] = false;
-    values[columns.delta - 1] = Int64GetDatum(delta);
-    nulls[columns.delta - 1] = false;
-    values[columns.epoch - 1] = Int64GetDatum(epoch);
-    nulls[columns.epoch - 1] = !base;
-    HeapTuple tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-    heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
-    index_row(rel, tuple, key, catalog::deltas_key_index());
-    if (base)
-        index_row(rel, tuple, key, catalog::deltas_base_index());
+    auto *tid = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData)));
+    *tid = tuple->t_self;
+    return tid;
 }
 
 void insert_row(const pg_uuid_t &key, int64 delta, bool base)
@@ -261,7 +210,7 @@ void insert_row(const pg_uuid_t &key, int64 delta, bool base)
     resolve(true);
     Relation rel = catalog::open_deltas(RowExclusiveLock);
     int64 epoch = base ? static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())) : 0;
-    insert_row(rel, key, delta, base, epoch);
+    catalog::insert_delta_row(rel, {key, delta, base, epoch});
     table_close(rel, RowExclusiveLock);
 }
 
@@ -272,16 +221,13 @@ Sum sum(const pg_uuid_t &key, Snapshot snapshot)
     Sum result;
     resolve(true);
     Relation rel = catalog::open_deltas(AccessShareLock);
-    TupleDesc desc = RelationGetDescr(rel);
-    scan_key_rows(rel, key, snapshot, [&](HeapTuple tuple) {
-        bool isnull;
-        result.sum += DatumGetInt64(heap_getattr(tuple, catalog::delta_columns().delta, desc, &isnull));
+    catalog::scan_deltas(rel, key, snapshot, false, [&](const DeltaRow &row, HeapTuple tuple) {
+        result.sum += row.delta;
         result.rows++;
-        Datum epoch = heap_getattr(tuple, catalog::delta_columns().epoch, desc, &isnull);
-        if (!isnull) {
-            if (result.base_rows > 0 && DatumGetInt64(epoch) != result.epoch)
+        if (row.base) {
+            if (result.base_rows > 0 && row.epoch != result.epoch)
                 result.epochs_agree = false;
-            result.epoch = DatumGetInt64(epoch);
+            result.epoch = row.epoch;
             result.base_rows++;
             // Set at insert, cleared by a deleter (under the buffer lock;
             // a stale read only looks earlier in time).
@@ -297,22 +243,13 @@ bool latest_epoch(const pg_uuid_t &key, int64 *epoch)
 {
     resolve(true);
     Relation rel = catalog::open_deltas(AccessShareLock);
-    TupleDesc desc = RelationGetDescr(rel);
-    ScanKeyData scan_key;
-    key_scan_key(&scan_key, catalog::delta_columns().key, key);
-    SysScanDesc scan =
-        systable_beginscan(rel, catalog::deltas_base_index(), true, nullptr, 1, &scan_key);
-    HeapTuple tuple;
     bool found = false;
-    while (!found && HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        bool isnull;
-        Datum value = heap_getattr(tuple, catalog::delta_columns().epoch, desc, &isnull);
-        if (!isnull) {
-            *epoch = DatumGetInt64(value);
+    catalog::scan_deltas(rel, key, nullptr, true, [&](const DeltaRow &row, HeapTuple) {
+        if (!found && row.base) {
+            *epoch = row.epoch;
             found = true;
         }
-    }
-    systable_endscan(scan);
+    });
     table_close(rel, AccessShareLock);
     return found;
 }
@@ -334,14 +271,10 @@ int64 remove_all(const pg_uuid_t &key)
         return 0;
     Relation rel = catalog::open_deltas(RowExclusiveLock);
     List *tids = NIL;
-    scan_key_rows(rel, key, nullptr, [&](HeapTuple tuple) {
-        auto *tid = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData)));
-        *tid = tuple->t_self;
-        tids = lappend(tids, tid);
+    catalog::scan_deltas(rel, key, nullptr, false, [&](const DeltaRow &, HeapTuple tuple) {
+        tids = lappend(tids, copy_tid(tuple));
     });
-    ListCell *lc;
-    foreach (lc, tids)
-        CatalogTupleDelete(rel, static_cast<ItemPointer>(lfirst(lc)));
+    catalog::delete_rows(rel, tids);
     table_close(rel, RowExclusiveLock);
     CommandCounterIncrement();
     return list_length(tids);
@@ -351,25 +284,18 @@ int64 fold(const pg_uuid_t &key)
 {
     resolve(true);
     Relation rel = catalog::open_deltas(RowExclusiveLock);
-    TupleDesc desc = RelationGetDescr(rel);
     List *tids = NIL;
-    int64 total = 0;
-    int64 base_rows = 0;
-    int64 epoch = 0;
+    DeltaRow folded{key, 0, false, 0};
     bool epochs_agree = true;
-    scan_key_rows(rel, key, nullptr, [&](HeapTuple tuple) {
-        bool isnull;
-        total += DatumGetInt64(heap_getattr(tuple, catalog::delta_columns().delta, desc, &isnull));
-        Datum value = heap_getattr(tuple, catalog::delta_columns().epoch, desc, &isnull);
-        if (!isnull) {
-            if (base_rows > 0 && DatumGetInt64(value) != epoch)
+    catalog::scan_deltas(rel, key, nullptr, false, [&](const DeltaRow &row, HeapTuple tuple) {
+        folded.delta += row.delta;
+        if (row.base) {
+            if (folded.base && row.epoch != folded.epoch)
                 epochs_agree = false;
-            epoch = DatumGetInt64(value);
-            base_rows++;
+            folded.epoch = row.epoch;
+            folded.base = true;
         }
-        auto *tid = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData)));
-        *tid = tuple->t_self;
-        tids = lappend(tids, tid);
+        tids = lappend(tids, copy_tid(tuple));
     });
     // Rows of two bases would mean two counts of the table; never fold
     // them into one (a reader would take the sum for a count).
@@ -377,11 +303,8 @@ int64 fold(const pg_uuid_t &key)
         table_close(rel, RowExclusiveLock);
         return 0;
     }
-    ListCell *lc;
-    foreach (lc, tids)
-        CatalogTupleDelete(rel, static_cast<ItemPointer>(lfirst(lc)));
-
-    insert_row(rel, key, total, base_rows > 0, epoch);
+    catalog::delete_rows(rel, tids);
+    catalog::insert_delta_row(rel, folded);
     table_close(rel, RowExclusiveLock);
     CommandCounterIncrement();
     return list_length(tids);
@@ -393,22 +316,18 @@ List *keys_with_rows()
         return NIL;
     List *keys = NIL;
     Relation rel = catalog::open_deltas(AccessShareLock);
-    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        bool isnull;
-        pg_uuid_t *key = DatumGetUUIDP(heap_getattr(tuple, catalog::delta_columns().key, RelationGetDescr(rel), &isnull));
+    catalog::scan_all_deltas(rel, [&](const DeltaRow &row, HeapTuple) {
         bool seen = false;
         ListCell *lc;
         foreach (lc, keys)
-            seen = seen || memcmp(static_cast<pg_uuid_t *>(lfirst(lc))->data, key->data, UUID_LEN) == 0;
+            seen = seen ||
+                   memcmp(static_cast<pg_uuid_t *>(lfirst(lc))->data, row.key.data, UUID_LEN) == 0;
         if (!seen) {
             auto *copy = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-            *copy = *key;
+            *copy = row.key;
             keys = lappend(keys, copy);
         }
-    }
-    systable_endscan(scan);
+    });
     table_close(rel, AccessShareLock);
     return keys;
 }
