@@ -3,8 +3,8 @@
 #include "catalog.hpp"
 #include "key_lock.hpp"
 #include "mode_registry.hpp"
-#include "shared_index.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 
 extern "C" {
 #include "access/genam.h"

@@ -2,8 +2,8 @@
 // preloaded, the core's transaction callbacks, then each mode.
 #include "catalog.hpp"
 #include "exact/exact_mode.hpp"
-#include "pg/fault_injection.hpp"
 #include "key_lock.hpp"
+#include "pg/fault_injection.hpp"
 #include "pg/transaction_callbacks.hpp"
 #include "query_memo.hpp"
 #include "settings.hpp"

@@ -3,15 +3,15 @@
 // any single query. Its loop follows contrib's autoprewarm and pg_cron.
 #include "cache_store.hpp"
 #include "catalog.hpp"
-#include "mode_registry.hpp"
 #include "key_lock.hpp"
+#include "mode_registry.hpp"
 #include "pg/pg_boundary.hpp"
+#include "pg/worker_transaction.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
-#include "pg/worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
