@@ -3,7 +3,10 @@ EXTENSION = fast_count
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" fast_count.control)
 MODULE_big = fast_count
 
-SRCS = $(sort $(wildcard src/*.cpp))
+# src/ is the core, src/pg/ the PostgreSQL shims and the C++ boundary,
+# src/exact/ exact mode (docs/architecture.md).
+SRC_DIRS = src src/pg src/exact
+SRCS = $(sort $(foreach dir,$(SRC_DIRS),$(wildcard $(dir)/*.cpp)))
 OBJS = $(SRCS:.cpp=.o)
 # sql/fast_count.sql is the whole current schema; the script CREATE EXTENSION
 # runs is built from it. The other scripts: 0.1.0 (for the upgrade test) and
@@ -37,7 +40,7 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation results_regress results_isolation \
-	tmp_check src/*.o src/*.d src/*.bc
+	tmp_check $(foreach dir,$(SRC_DIRS),$(dir)/*.o $(dir)/*.d $(dir)/*.bc)
 
 # JIT bitcode for C++ sources would need clang; the count path gains nothing from it.
 override with_llvm = no

@@ -1,8 +1,10 @@
 #include "cache_store.hpp"
 
+#include "catalog.hpp"
 #include "key_lock.hpp"
-#include "shared_index.hpp"
+#include "mode_registry.hpp"
 #include "settings.hpp"
+#include "shared_index.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -28,69 +30,7 @@ namespace fast_count::cache_store {
 
 namespace {
 
-const char *const kColumnNames[kColumnCount] = {
-    "key",           "query",          "params",        "settings",   "owner",
-    "relids",        "tables",         "count",         "counted_at", "expires_at",
-    "count_duration", "registered",    "refresh_every", "next_refresh_at",
-    "registered_at", "last_error",     "last_error_at", "failures",
-    "mode",          "exact_state",    "exact_predicate", "is_estimate", "change_signature",
-    "checked_at",
-};
-
-Oid entries_oid = InvalidOid;
-int available_columns = 0;  // of the installed layout
-Oid entries_key_index_oid = InvalidOid;
-bool callback_registered = false;
-
-void forget_catalog_oids(Datum, Oid relid)
-{
-    if (relid == InvalidOid || relid == entries_oid || relid == entries_key_index_oid) {
-        entries_oid = InvalidOid;
-        entries_key_index_oid = InvalidOid;
-    }
-}
-
-void resolve_catalog()
-{
-    if (OidIsValid(entries_oid))
-        return;
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(forget_catalog_oids, 0);
-        callback_registered = true;
-    }
-    Oid schema = get_namespace_oid("fast_count", true);
-    Oid table = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
-    Oid index = OidIsValid(schema) ? get_relname_relid("entries_pkey", schema) : InvalidOid;
-    if (!OidIsValid(table) || !OidIsValid(index))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("extension \"fast_count\" is not installed in this database"),
-                        errhint("Run CREATE EXTENSION fast_count.")));
-    entries_oid = table;
-    entries_key_index_oid = index;
-}
-
-Relation open_entries(LOCKMODE mode)
-{
-    resolve_catalog();
-    Relation rel = table_open(entries_oid, mode);
-    TupleDesc desc = RelationGetDescr(rel);
-    bool matches = desc->natts >= kBaseColumnCount && desc->natts <= kColumnCount;
-    for (int i = 0; matches && i < desc->natts; i++)
-        matches = strcmp(NameStr(TupleDescAttr(desc, i)->attname), kColumnNames[i]) == 0;
-    if (!matches)
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("fast_count.entries does not have the layout this library expects"),
-                 errhint("Run ALTER EXTENSION fast_count UPDATE, or install the library "
-                         "that matches the installed extension version.")));
-    available_columns = desc->natts;
-    return rel;
-}
-
-bool has_column(Column column)
-{
-    return column <= available_columns;
-}
+using namespace catalog;
 
 struct Row {
     Datum values[kColumnCount];
@@ -178,17 +118,9 @@ bool oid_array_contains(Datum array, List *oids)
     return false;
 }
 
-// Finds the current version of the key's row; the returned tuple is a copy.
 HeapTuple find_row(Relation rel, const pg_uuid_t &key)
 {
-    ScanKeyData scan_key;
-    ScanKeyInit(&scan_key, kKey, BTEqualStrategyNumber, F_UUID_EQ,
-                UUIDPGetDatum(const_cast<pg_uuid_t *>(&key)));
-    SysScanDesc scan = systable_beginscan(rel, entries_key_index_oid, true, nullptr, 1, &scan_key);
-    HeapTuple tuple = systable_getnext(scan);
-    HeapTuple copy = HeapTupleIsValid(tuple) ? heap_copytuple(tuple) : nullptr;
-    systable_endscan(scan);
-    return copy;
+    return catalog::find_entry(rel, key);
 }
 
 // Whether a transaction in progress other than this one has inserted,
@@ -197,19 +129,7 @@ HeapTuple find_row(Relation rel, const pg_uuid_t &key)
 // an insert) for as long as it stays open.
 bool row_busy(Relation rel, const pg_uuid_t &key)
 {
-    ScanKeyData scan_key;
-    ScanKeyInit(&scan_key, kKey, BTEqualStrategyNumber, F_UUID_EQ,
-                UUIDPGetDatum(const_cast<pg_uuid_t *>(&key)));
-    SnapshotData dirty;
-    InitDirtySnapshot(dirty);
-    SysScanDesc scan = systable_beginscan(rel, entries_key_index_oid, true, &dirty, 1, &scan_key);
-    bool busy = false;
-    // The dirty snapshot names the in-progress inserter or deleter of each
-    // version it returns; this transaction's own versions name none.
-    while (!busy && HeapTupleIsValid(systable_getnext(scan)))
-        busy = TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax);
-    systable_endscan(scan);
-    return busy;
+    return catalog::entry_busy(rel, key);
 }
 
 // For writers that cannot skip their write: refuse rather than wait.
@@ -223,10 +143,17 @@ void require_row_free(Relation rel, const pg_uuid_t &key)
                  errhint("Try again when that transaction has ended.")));
 }
 
+uint8 mode_of(const Row &row)
+{
+    if (row.is_null(kMode))
+        return modes::kPeriodic;
+    return modes::id_of(TextDatumGetCString(row.get(kMode)));
+}
+
 void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
 {
     Row row;
-    heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+    catalog::deform(rel, tuple, row.values, row.nulls);
 
     memset(entry, 0, sizeof(*entry));
     entry->key = *DatumGetUUIDP(row.get(kKey));
@@ -251,8 +178,7 @@ void decode(Relation rel, HeapTuple tuple, Entry *entry, bool with_text)
         entry->registered_at = DatumGetTimestampTz(row.get(kRegisteredAt));
     entry->owner = DatumGetObjectId(row.get(kOwner));
     entry->failures = DatumGetInt32(row.get(kFailures));
-    entry->exact = !row.is_null(kMode) &&
-                   strcmp(TextDatumGetCString(row.get(kMode)), "exact") == 0;
+    entry->mode = mode_of(row);
     entry->is_estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
     entry->checked_at =
         row.is_null(kCheckedAt) ? entry->counted_at : DatumGetTimestampTz(row.get(kCheckedAt));
@@ -301,9 +227,9 @@ HeapTuple form_row(Relation rel, HeapTuple old_tuple, Row &row)
             row.set(kMode, CStringGetTextDatum("periodic"));
         if (!row.replace[kIsEstimate - 1])
             row.set(kIsEstimate, BoolGetDatum(false));
-        return heap_form_tuple(RelationGetDescr(rel), row.values, row.nulls);
+        return catalog::form(rel, row.values, row.nulls);
     }
-    return heap_modify_tuple(old_tuple, RelationGetDescr(rel), row.values, row.nulls, row.replace);
+    return catalog::modify(rel, old_tuple, row.values, row.nulls, row.replace);
 }
 
 Entry write_row(Relation rel, HeapTuple old_tuple, Row &row)
@@ -343,16 +269,6 @@ void set_query_columns(Row &row, const QueryIdentity *identity, Oid owner, Array
         row.set_null(kParams);
     row.set(kSettings, PointerGetDatum(settings));
     row.set(kOwner, ObjectIdGetDatum(owner));
-}
-
-template <typename Visit>
-void scan_all(Relation rel, Visit &&visit)
-{
-    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-        visit(tuple);
-    systable_endscan(scan);
 }
 
 bool text_arrays_equal(ArrayType *a, ArrayType *b)
@@ -422,12 +338,6 @@ void publish_at_commit(const pg_uuid_t &key)
         shared_index::forget_at_commit(key);
     }
     table_close(rel, AccessShareLock);
-}
-
-Oid catalog_oid()
-{
-    resolve_catalog();
-    return entries_oid;
 }
 
 int64 interval_to_usecs(const Interval *interval)
@@ -559,7 +469,12 @@ bool row_free(const pg_uuid_t &key)
     return !busy;
 }
 
-void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
+namespace {
+
+// Changes the key's row, when there is one: change(old, row) sets the
+// columns to write.
+template <typename Change>
+void change_row(const pg_uuid_t &key, Change &&change)
 {
     Relation rel = open_entries(RowExclusiveLock);
     require_row_free(rel, key);
@@ -568,15 +483,24 @@ void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
         Entry old;
         decode(rel, tuple, &old, false);
         Row row;
+        change(old, row);
+        write_row(rel, tuple, row);
+    }
+    table_close(rel, RowExclusiveLock);
+}
+
+} // namespace
+
+void confirm_count(const pg_uuid_t &key, TimestampTz checked_at)
+{
+    change_row(key, [checked_at](const Entry &old, Row &row) {
         row.set(kCheckedAt, TimestampTzGetDatum(checked_at));
         if (old.registered) {
             TimestampTz next = checked_at + old.refresh_every_us;
             row.set(kNextRefreshAt, TimestampTzGetDatum(next));
             row.set(kExpiresAt, TimestampTzGetDatum(registered_expiry(next)));
         }
-        write_row(rel, tuple, row);
-    }
-    table_close(rel, RowExclusiveLock);
+    });
 }
 
 void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid owner,
@@ -626,34 +550,26 @@ bool remove(const pg_uuid_t &key)
 
 void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at)
 {
-    Relation rel = open_entries(RowExclusiveLock);
-    require_row_free(rel, key);
-    HeapTuple tuple = find_row(rel, key);
-    if (tuple != nullptr) {
-        Entry old;
-        decode(rel, tuple, &old, false);
-        Row row;
+    change_row(key, [message, retry_at](const Entry &old, Row &row) {
         row.set(kLastError, CStringGetTextDatum(message));
         row.set(kLastErrorAt, TimestampTzGetDatum(GetCurrentTimestamp()));
         row.set(kFailures, Int32GetDatum(old.failures + 1));
         row.set(kNextRefreshAt, TimestampTzGetDatum(retry_at));
-        write_row(rel, tuple, row);
-    }
-    table_close(rel, RowExclusiveLock);
+    });
 }
 
 List *due_keys(TimestampTz now, TimestampTz *next_due)
 {
     List *keys = NIL;
     Relation rel = open_entries(AccessShareLock);
-    scan_all(rel, [&](HeapTuple tuple) {
+    scan_entries(rel, [&](HeapTuple tuple) {
         Row row;
-        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        catalog::deform(rel, tuple, row.values, row.nulls);
         bool estimate = !row.is_null(kIsEstimate) && DatumGetBool(row.get(kIsEstimate));
         if (!DatumGetBool(row.get(kRegistered)) && !estimate)
             return;
-        // Exact entries are kept by triggers and exact_mode's worker tasks.
-        if (!row.is_null(kMode) && strcmp(TextDatumGetCString(row.get(kMode)), "exact") == 0)
+        // Entries of another mode are kept by that mode (mode_registry.hpp).
+        if (mode_of(row) != modes::kPeriodic)
             return;
         TimestampTz next =
             row.is_null(kNextRefreshAt) ? now : DatumGetTimestampTz(row.get(kNextRefreshAt));
@@ -672,10 +588,10 @@ List *all_keys()
 {
     List *keys = NIL;
     Relation rel = open_entries(AccessShareLock);
-    scan_all(rel, [&](HeapTuple tuple) {
-        bool isnull;
-        Datum key = heap_getattr(tuple, kKey, RelationGetDescr(rel), &isnull);
-        keys = lappend(keys, copy_key(key));
+    scan_entries(rel, [&](HeapTuple tuple) {
+        Row row;
+        catalog::deform(rel, tuple, row.values, row.nulls);
+        keys = lappend(keys, copy_key(row.get(kKey)));
     });
     table_close(rel, AccessShareLock);
     return keys;
@@ -685,9 +601,9 @@ List *expired_keys(TimestampTz now)
 {
     List *keys = NIL;
     Relation rel = open_entries(AccessShareLock);
-    scan_all(rel, [&](HeapTuple tuple) {
+    scan_entries(rel, [&](HeapTuple tuple) {
         Row row;
-        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        catalog::deform(rel, tuple, row.values, row.nulls);
         if (DatumGetBool(row.get(kRegistered)))
             return;
         if (row.is_null(kExpiresAt) || DatumGetTimestampTz(row.get(kExpiresAt)) <= now)
@@ -701,9 +617,9 @@ List *keys_registered_as(const char *query, ArrayType *params)
 {
     List *keys = NIL;
     Relation rel = open_entries(AccessShareLock);
-    scan_all(rel, [&](HeapTuple tuple) {
+    scan_entries(rel, [&](HeapTuple tuple) {
         Row row;
-        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        catalog::deform(rel, tuple, row.values, row.nulls);
         if (!DatumGetBool(row.get(kRegistered)))
             return;
         if (strcmp(TextDatumGetCString(row.get(kQuery)), query) != 0)
@@ -726,7 +642,7 @@ void relations_of(const pg_uuid_t &key, List **relids, List **tables)
     HeapTuple tuple = find_row(rel, key);
     if (tuple != nullptr) {
         Row row;
-        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        catalog::deform(rel, tuple, row.values, row.nulls);
         *relids = oid_list(row.get(kRelids));
         *tables = oid_list(row.get(kTables));
     }
@@ -736,9 +652,9 @@ void relations_of(const pg_uuid_t &key, List **relids, List **tables)
 void for_each_row(RowVisitor visit, void *arg)
 {
     Relation rel = open_entries(AccessShareLock);
-    scan_all(rel, [&](HeapTuple tuple) {
+    scan_entries(rel, [&](HeapTuple tuple) {
         Row row;
-        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        catalog::deform(rel, tuple, row.values, row.nulls);
         Entry entry;
         decode(rel, tuple, &entry, false);
         visit(row.values, row.nulls, entry, arg);
@@ -752,9 +668,9 @@ void forget_relations(List *relids)
         return;
     Relation rel = open_entries(RowExclusiveLock);
     List *affected = NIL;
-    scan_all(rel, [&](HeapTuple tuple) {
+    scan_entries(rel, [&](HeapTuple tuple) {
         Row row;
-        heap_deform_tuple(tuple, RelationGetDescr(rel), row.values, row.nulls);
+        catalog::deform(rel, tuple, row.values, row.nulls);
         if (oid_array_contains(row.get(kRelids), relids) ||
             oid_array_contains(row.get(kTables), relids))
             affected = lappend(affected, copy_key(row.get(kKey)));

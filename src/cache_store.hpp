@@ -1,5 +1,5 @@
-// Cache store: the catalog table fast_count.entries, source of truth for
-// cached counts and registrations. Read and written at the heap level:
+// Cache store: the rows of fast_count.entries (through catalog.hpp), source
+// of truth for cached counts and registrations. Read and written at the heap level:
 // reads see the latest committed rows whatever the caller's isolation level,
 // writes need no privilege on the table (ordinary users have none), and
 // every write happens under the entry's key lock (key_lock.hpp). A key lock
@@ -21,39 +21,6 @@ extern "C" {
 namespace fast_count::cache_store {
 
 using fast_count::Entry;
-
-// Column numbers of fast_count.entries; the install and upgrade scripts
-// only ever append columns, and open_entries() checks the layout. Columns
-// after kBaseColumnCount came with 0.2.0; a database still at 0.1.0 (before
-// ALTER EXTENSION ... UPDATE) works without them.
-enum Column : int {
-    kKey = 1,
-    kQuery,
-    kParams,
-    kSettings,
-    kOwner,
-    kRelids,
-    kTables,
-    kCount,
-    kCountedAt,
-    kExpiresAt,
-    kCountDuration,
-    kRegistered,
-    kRefreshEvery,
-    kNextRefreshAt,
-    kRegisteredAt,
-    kLastError,
-    kLastErrorAt,
-    kFailures,
-    kBaseColumnCount = kFailures,
-    kMode,
-    kExactState,
-    kExactPredicate,
-    kIsEstimate,
-    kChangeSignature,
-    kCheckedAt,
-    kColumnCount = kCheckedAt,
-};
 
 // Whether a count taken now would include no uncommitted write: the
 // transaction has no XID, or got it from cache rows written through this
@@ -94,9 +61,6 @@ void confirm_count(const pg_uuid_t &key, TimestampTz checked_at);
 // index at commit (for writers of the table other than this file).
 void publish_at_commit(const pg_uuid_t &key);
 
-// The OID of fast_count.entries in this database.
-Oid catalog_oid();
-
 // Creates or updates the registration of identity's key.
 void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid owner,
                     ArrayType *settings, TimestampTz registered_at);
@@ -104,7 +68,8 @@ void register_query(const QueryIdentity *identity, int64 refresh_every_us, Oid o
 // Deletes an entry; false when there was none.
 bool remove(const pg_uuid_t &key);
 
-// Records a failed refresh of a registered entry and when to try again.
+// Records a failure on an entry (a refresh, or a mode's task) and when to
+// try again: last_error, last_error_at, failures + 1, next_refresh_at.
 void record_failure(const pg_uuid_t &key, const char *message, TimestampTz retry_at);
 
 // Keys of registered entries due at now, and of estimates waiting for their
@@ -132,8 +97,8 @@ void relations_of(const pg_uuid_t &key, List **relids, List **tables);
 // The OIDs of an oid[] datum (relids, tables), as a list.
 List *oid_list(Datum array);
 
-// Every row, deformed (value of column c at values[c - 1]; columns the
-// installed layout lacks are NULL), with its decoded entry; for listing.
+// Every row, deformed (value of catalog column c at values[c - 1]; columns
+// the installed layout lacks are NULL), with its decoded entry; for listing.
 using RowVisitor = void (*)(const Datum *values, const bool *nulls, const Entry &entry,
                             void *arg);
 void for_each_row(RowVisitor visit, void *arg);

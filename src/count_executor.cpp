@@ -1,6 +1,6 @@
 #include "count_executor.hpp"
 
-#include "restricted_scope.hpp"
+#include "pg/restricted_scope.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -5,8 +5,9 @@
 // it is) ever sees an entry the caller may not see (entry_visibility.hpp).
 // A key is a hash of the query tree: a list of keys alone is an oracle too.
 #include "cache_store.hpp"
+#include "catalog.hpp"
 #include "entry_visibility.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 
@@ -22,6 +23,7 @@ namespace fast_count {
 namespace {
 
 using namespace cache_store;
+using namespace catalog;
 
 // The shared index's activity counters of this database, sorted by key.
 struct CounterTable {

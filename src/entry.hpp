@@ -27,7 +27,7 @@ struct Entry {
     TimestampTz registered_at;
     Oid owner;
     int32 failures;
-    bool exact;        // mode 'exact': kept exact by triggers, not counted
+    uint8 mode;        // modes::kPeriodic, or the mode that keeps it (mode_registry.hpp)
     bool is_estimate;  // the count is the planner's estimate
     TimestampTz checked_at;  // last time the count was found to still hold
     // Only filled when read with text (never in shared memory):

@@ -1,9 +1,10 @@
 // Module entry: configuration, shared memory and the launcher when
-// preloaded, and the transaction callback that the layers share.
-#include "exact_mode.hpp"
-#include "fault_injection.hpp"
+// preloaded, the core's transaction callbacks, then each mode.
+#include "catalog.hpp"
+#include "exact/exact_mode.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
+#include "pg/fault_injection.hpp"
+#include "pg/transaction_callbacks.hpp"
 #include "query_memo.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
@@ -13,7 +14,6 @@
 extern "C" {
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 
@@ -24,53 +24,28 @@ void _PG_init(void);
 
 namespace {
 
-// These run at COMMIT, PREPARE and ABORT, where an ERROR is a PANIC: they
-// neither allocate nor raise (no_throw() turns anything unexpected into a
-// WARNING).
-void on_transaction_event(XactEvent event, void *)
+namespace callbacks = fast_count::transaction_callbacks;
+
+// The core's share of the transaction callbacks, in this order: at commit
+// still under the transaction's key locks, the shared index publishes
+// before they go.
+void register_core_callbacks()
 {
-    const char *where;
-    bool committed = false;
-    bool prepared = false;
-    switch (event) {
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_PARALLEL_COMMIT:
-        where = "at commit";
-        committed = true;
-        break;
-    case XACT_EVENT_PREPARE:
-        where = "at prepare";
-        prepared = true;
-        break;
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PARALLEL_ABORT:
-        where = "at abort";
-        break;
-    default:
-        return;
-    }
-    fast_count::no_throw(where, [committed, prepared] {
-        // At commit still under the transaction's key locks: publish before they go.
-        if (prepared)
+    using callbacks::End;
+    callbacks::on_transaction_end([](End end) {
+        if (end == End::kPrepare)
             fast_count::shared_index::at_prepare();
         else
-            fast_count::shared_index::at_transaction_end(committed);
-        fast_count::worker_control::at_transaction_end(committed);
-        fast_count::key_lock::at_transaction_end();
-        fast_count::query_memo::at_transaction_end();
+            fast_count::shared_index::at_transaction_end(end == End::kCommit);
     });
-}
-
-void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
-{
-    if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
-        return;
-    bool committed = event == SUBXACT_EVENT_COMMIT_SUB;
-    fast_count::no_throw("at subtransaction end", [committed] {
-        int level = GetCurrentTransactionNestLevel();
-        fast_count::shared_index::at_subtransaction_end(committed, level);
-        fast_count::key_lock::at_subtransaction_end(committed, level);
-    });
+    callbacks::on_transaction_end(
+        [](End end) { fast_count::worker_control::at_transaction_end(end == End::kCommit); });
+    callbacks::on_transaction_end([](End) { fast_count::key_lock::at_transaction_end(); });
+    callbacks::on_transaction_end([](End) { fast_count::query_memo::at_transaction_end(); });
+    callbacks::on_subtransaction_end(fast_count::shared_index::at_subtransaction_end);
+    callbacks::on_subtransaction_end(fast_count::key_lock::at_subtransaction_end);
+    callbacks::on_relation_changed(fast_count::catalog::relation_changed);
+    callbacks::on_relation_changed(fast_count::query_memo::relation_changed);
 }
 
 } // namespace
@@ -83,7 +58,7 @@ void _PG_init(void)
         fast_count::shared_state::install_hooks();
         fast_count::worker_control::register_launcher();
     }
-    RegisterXactCallback(on_transaction_event, nullptr);
-    RegisterSubXactCallback(on_subtransaction_event, nullptr);
-    fast_count::exact_mode::init();  // exact mode: xact/subxact/relcache callbacks
+    register_core_callbacks();
+    fast_count::exact_mode::init();  // its reader, worker task and callbacks
+    callbacks::install();
 }

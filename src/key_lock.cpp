@@ -1,6 +1,6 @@
 #include "key_lock.hpp"
 
-#include "pg_allocator.hpp"
+#include "pg/pg_allocator.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -2,7 +2,7 @@
 // makes sure every database that may have the extension has a worker. A
 // worker that finds no extension marks its database so that the launcher
 // leaves it alone until CREATE EXTENSION runs there.
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"

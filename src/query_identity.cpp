@@ -1,6 +1,6 @@
 #include "query_identity.hpp"
 
-#include "node_walk.hpp"
+#include "pg/node_walk.hpp"
 #include "session_settings.hpp"
 
 extern "C" {

@@ -1,6 +1,6 @@
 #include "query_memo.hpp"
 
-#include "pg_allocator.hpp"
+#include "pg/pg_allocator.hpp"
 #include "session_settings.hpp"
 #include "settings.hpp"
 
@@ -120,9 +120,9 @@ void forget_if(Predicate &&matches)
     }
 }
 
-// A relation changed (ALTER, DROP, GRANT, VACUUM...): texts that read it are
-// analyzed again.
-void on_relation_changed(Datum, Oid relid)
+} // namespace
+
+void relation_changed(Oid relid)
 {
     if (relid == InvalidOid) {
         forget_all();
@@ -132,6 +132,8 @@ void on_relation_changed(Datum, Oid relid)
         return list_member_oid(identity->relids, relid) || list_member_oid(identity->tables, relid);
     });
 }
+
+namespace {
 
 // A relation was created, dropped or renamed under some (name, schema):
 // texts that could resolve a name there are analyzed again.
@@ -157,7 +159,6 @@ void on_catalog_changed(Datum, int, uint32)
 void setup()
 {
     if (!callbacks_registered) {
-        CacheRegisterRelcacheCallback(on_relation_changed, 0);
         CacheRegisterSyscacheCallback(RELNAMENSP, on_relation_name_changed, 0);
         CacheRegisterSyscacheCallback(PROCOID, on_catalog_changed, 0);
         CacheRegisterSyscacheCallback(OPEROID, on_catalog_changed, 0);

@@ -28,6 +28,10 @@ void end_call();
 // Frees forgotten entries (an error may have skipped end_call()).
 void at_transaction_end();
 
+// A relation changed (ALTER, DROP, GRANT, VACUUM...; InvalidOid: any):
+// texts that read it are analyzed again (a relcache callback).
+void relation_changed(Oid relid);
+
 std::size_t size();
 
 } // namespace fast_count::query_memo

@@ -1,11 +1,12 @@
 #include "refresher.hpp"
 
+#include "catalog.hpp"
 #include "change_signature.hpp"
 #include "count_executor.hpp"
-#include "exact_mode.hpp"
 #include "key_lock.hpp"
+#include "mode_registry.hpp"
+#include "pg/restricted_scope.hpp"
 #include "query_memo.hpp"
-#include "restricted_scope.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "worker_control.hpp"
@@ -107,7 +108,7 @@ double grace_ms(bool found, const Entry &entry)
 // transaction still open is), or else as the table has it; no hit counted.
 bool find_entry_fresh(const pg_uuid_t &key, Entry *entry)
 {
-    if (shared_index::usable() && shared_index::find(cache_store::catalog_oid(), key, entry))
+    if (shared_index::usable() && shared_index::find(catalog::entries_oid(), key, entry))
         return true;
     return cache_store::lookup(key, entry);
 }
@@ -129,7 +130,7 @@ void keep_and_release(const QueryIdentity *identity, const CountRun &run, bytea 
 
 bool usable_now(const Entry &entry, void *now)
 {
-    return !entry.exact && usable(entry, *static_cast<TimestampTz *>(now));
+    return entry.mode == modes::kPeriodic && usable(entry, *static_cast<TimestampTz *>(now));
 }
 
 // The entry as the shared index has it, or else as the table has it;
@@ -139,7 +140,7 @@ bool find_entry(const pg_uuid_t &key, Entry *entry, TimestampTz now, bool *count
     *counted = false;
     shared_index::HitTest hit_test{usable_now, &now, counted};
     if (shared_index::usable() &&
-        shared_index::find(cache_store::catalog_oid(), key, entry, &hit_test))
+        shared_index::find(catalog::entries_oid(), key, entry, &hit_test))
         return true;
     return cache_store::lookup(key, entry);
 }
@@ -179,8 +180,8 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     TimestampTz now = GetCurrentStatementStartTimestamp();
     bool hit_counted;
     bool found = find_entry(identity->key, &entry, now, &hit_counted);
-    if (found && entry.exact)  // exact mode: never a cached count
-        return exact_mode::read_count(identity, entry);
+    if (found && entry.mode != modes::kPeriodic)  // its mode answers, never a cached count
+        return modes::read_count(identity, entry);
     if (found && usable(entry, now)) {
         if (!hit_counted)
             shared_index::note(identity->key, Event::kHit, entry.count_ms);

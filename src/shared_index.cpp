@@ -1,6 +1,7 @@
 #include "shared_index.hpp"
 
-#include "pg_allocator.hpp"
+#include "mode_registry.hpp"
+#include "pg/pg_allocator.hpp"
 #include "settings.hpp"
 
 extern "C" {
@@ -33,7 +34,7 @@ struct Slot {
     bool has_expires_at;
     bool registered;
     bool has_next_refresh_at;
-    bool exact;
+    uint8 mode;
     bool is_estimate;
     int64 count;
     TimestampTz counted_at;
@@ -108,7 +109,7 @@ void copy_to_slot(Slot *slot, Oid catalog, const Entry &entry)
     slot->registered = entry.registered;
     slot->has_next_refresh_at = entry.has_next_refresh_at;
     slot->next_refresh_at = entry.next_refresh_at;
-    slot->exact = entry.exact;
+    slot->mode = entry.mode;
     slot->is_estimate = entry.is_estimate;
 }
 
@@ -254,7 +255,7 @@ bool find(Oid catalog, const pg_uuid_t &key, Entry *entry, const HitTest *hit_te
         entry->registered = slot->registered;
         entry->has_next_refresh_at = slot->has_next_refresh_at;
         entry->next_refresh_at = slot->next_refresh_at;
-        entry->exact = slot->exact;
+        entry->mode = slot->mode;
         entry->is_estimate = slot->is_estimate;
         // A hit is counted under the lock taken for the look anyway.
         if (hit_test != nullptr && hit_test->is_hit(*entry, hit_test->arg)) {
@@ -336,7 +337,7 @@ void forget_expired(TimestampTz now)
     if (shared == nullptr)
         return;
     auto expired = [now](const Slot &slot) {
-        return slot.tag.database == MyDatabaseId && !slot.registered && !slot.exact &&
+        return slot.tag.database == MyDatabaseId && !slot.registered && slot.mode == modes::kPeriodic &&
                slot.has_expires_at && slot.expires_at <= now;
     };
     // Found under the shared lock, so that hits are not held up by the

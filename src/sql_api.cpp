@@ -6,14 +6,17 @@
 // exactly as the caller would run it. Our own catalog access never goes
 // through name lookup in the caller's path (see cache_store.cpp).
 #include "cache_store.hpp"
+#include "catalog.hpp"
 #include "entry_visibility.hpp"
-#include "event_trigger_reads.hpp"
-#include "exact_mode.hpp"
+#include "exact/exact_ddl.hpp"
+#include "exact/exact_registration.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
+#include "mode_registry.hpp"
+#include "pg/event_trigger_reads.hpp"
+#include "pg/pg_boundary.hpp"
+#include "pg/restricted_scope.hpp"
 #include "query_identity.hpp"
 #include "refresher.hpp"
-#include "restricted_scope.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "worker_control.hpp"
@@ -27,14 +30,14 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "funcapi.h"
-#include "utils/tuplestore.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
-#include "utils/guc.h"
+#include "utils/tuplestore.h"
 #include "utils/uuid.h"
 }
 
@@ -290,8 +293,7 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
         List *relids, *tables;
         cache_store::relations_of(key, &relids, &tables);
         require_manager(entry, relids);
-        if (entry.exact)
-            exact_mode::forget(key);  // its triggers and delta rows
+        modes::forget(entry);  // exact mode: its triggers and delta rows
         removed |= cache_store::remove(key);
     }
     if (!removed)
@@ -319,12 +321,9 @@ FAST_COUNT_FUNCTION(fast_count_refresh)
 // Event trigger on sql_drop: counts over dropped relations are forgotten.
 FAST_COUNT_FUNCTION(fast_count_on_sql_drop)
 {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("function can only be called as an event trigger")));
+    event_trigger_reads::require_event_trigger(fcinfo);
 
-    Oid schema = get_namespace_oid("fast_count", true);
-    Oid entries = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
+    Oid entries = catalog::entries_oid(true);
     if (!OidIsValid(entries))
         PG_RETURN_NULL();
 

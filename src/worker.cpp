@@ -2,15 +2,16 @@
 // they are due, drops expired retroactive counts, and survives an error in
 // any single query. Its loop follows contrib's autoprewarm and pg_cron.
 #include "cache_store.hpp"
-#include "exact_mode.hpp"
+#include "catalog.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
+#include "mode_registry.hpp"
+#include "pg/pg_boundary.hpp"
+#include "pg/worker_transaction.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"
 #include "worker_control.hpp"
-#include "worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -170,7 +171,7 @@ TimestampTz run_cycle()
             any_refreshed = true;
     }
     drop_expired(expired);
-    next_wake = exact_mode::run_worker_tasks(next_wake);  // backfill, fold, re-derive
+    next_wake = modes::run_worker_tasks(next_wake);  // each mode's own tasks
 
     // Refreshed entries have new due times; look again right away.
     if (any_refreshed)
@@ -187,7 +188,7 @@ void load_index()
     if (!shared_index::usable())
         return;
     StartTransactionCommand();
-    Oid catalog = cache_store::catalog_oid();
+    Oid catalog = catalog::entries_oid();
     shared_index::forget_other_catalogs(catalog);
     List *keys = cache_store::all_keys();
     int loaded = 0;

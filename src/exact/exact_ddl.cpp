@@ -19,11 +19,15 @@
 //   its clone of our trigger with it) mark the exact entries they served.
 // - DROP TRIGGER and ALTER TRIGGER ... RENAME of our triggers are refused
 //   while an exact query needs them.
-#include "event_trigger_reads.hpp"
-#include "exact_internal.hpp"
+#include "exact/exact_ddl.hpp"
+
+#include "catalog.hpp"
+#include "exact/exact_store.hpp"
+#include "exact/exact_worker.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
-#include "restricted_scope.hpp"
+#include "pg/event_trigger_reads.hpp"
+#include "pg/pg_boundary.hpp"
+#include "pg/restricted_scope.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -45,13 +49,13 @@ extern "C" {
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
-#include "storage/lmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -65,7 +69,7 @@ const char kTriggerPrefix[] = "fast_count_exact_";
 
 Oid trigger_function(const char *name)
 {
-    Oid schema = get_namespace_oid("fast_count", false);
+    Oid schema = catalog::schema_oid();
     oidvector *no_args = buildoidvector(nullptr, 0);
     Oid function = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
                                    PointerGetDatum(no_args), ObjectIdGetDatum(schema));
@@ -133,22 +137,30 @@ List *truncate_targets(Oid table)
 }
 
 // tgtype of relid's trigger name, or -1 when there is none.
-int16 trigger_type(Oid relid, const char *name)
+// The pg_trigger row of relid's trigger name, copied; false when missing.
+bool trigger_row(Oid relid, const char *name, FormData_pg_trigger *row)
 {
     Oid trigger = get_trigger_oid(relid, name, true);
     if (!OidIsValid(trigger))
-        return -1;
+        return false;
     Relation rel = table_open(TriggerRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
                 ObjectIdGetDatum(trigger));
     SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
     HeapTuple tuple = systable_getnext(scan);
-    int16 type = HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgtype
-                                         : -1;
+    bool found = HeapTupleIsValid(tuple);
+    if (found)
+        *row = *reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
-    return type;
+    return found;
+}
+
+int16 trigger_type(Oid relid, const char *name)
+{
+    FormData_pg_trigger row;
+    return trigger_row(relid, name, &row) ? row.tgtype : -1;
 }
 
 void drop_trigger(Oid relid, const char *name)
@@ -505,6 +517,13 @@ char *truncate_trigger_name(Oid origin)
     return psprintf("%struncate_%u", kTriggerPrefix, origin);
 }
 
+void lock_table_and_partitions(Oid table, LOCKMODE mode)
+{
+    LockRelationOid(table, mode);
+    if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
+        (void) find_all_inheritors(table, mode, nullptr);
+}
+
 List *self_and_ancestors(Oid relid)
 {
     List *result = list_make1_oid(relid);
@@ -548,20 +567,10 @@ const char *trigger_problem(Oid table)
     ListCell *lc;
     foreach (lc, targets) {
         Oid relid = lfirst_oid(lc);
-        Oid trigger = get_trigger_oid(relid, name, true);
-        if (!OidIsValid(trigger))
+        FormData_pg_trigger row;
+        if (!trigger_row(relid, name, &row))
             return psprintf("trigger \"%s\" is missing on table \"%s\"", name, get_rel_name(relid));
-        Relation rel = table_open(TriggerRelationId, AccessShareLock);
-        ScanKeyData key;
-        ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-                    ObjectIdGetDatum(trigger));
-        SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
-        HeapTuple tuple = systable_getnext(scan);
-        char enabled = HeapTupleIsValid(tuple)
-                           ? reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgenabled
-                           : TRIGGER_DISABLED;
-        systable_endscan(scan);
-        table_close(rel, AccessShareLock);
+        char enabled = row.tgenabled;
         if (enabled == TRIGGER_DISABLED)
             return psprintf("trigger \"%s\" is disabled on table \"%s\"", name, get_rel_name(relid));
         fix_firing = fix_firing || enabled != TRIGGER_FIRES_ALWAYS;
@@ -599,15 +608,11 @@ void mark_rederive(List *tables, const char *why)
             continue;
         key_lock::lock(entry->key);
         exact_store::remove_all(entry->key);
-        exact_store::Change change;
-        change.set_state = true;
-        change.state = exact_store::State::kRederive;
-        if (why != nullptr) {
-            change.error = why;
-            change.retry_at = GetCurrentTimestamp();
-        } else {
-            change.clear_error = true;
-        }
+        exact_store::Change change = exact_store::Change().to_state(exact_store::State::kRederive);
+        if (why != nullptr)
+            change.failed(why, GetCurrentTimestamp());
+        else
+            change.clearing_error();
         exact_store::update(entry->key, change);
         if (relation_exists(entry->table))
             CacheInvalidateRelcacheByRelid(entry->table);
@@ -652,9 +657,7 @@ using namespace fast_count::exact_internal;
 // ddl_command_start for ALTER TABLE, ALTER TRIGGER, DROP TRIGGER.
 FAST_COUNT_FUNCTION(fast_count_exact_on_ddl_start)
 {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("function can only be called as an event trigger")));
+    event_trigger_reads::require_event_trigger(fcinfo);
     if (!exact_store::available())
         PG_RETURN_NULL();
     auto *data = reinterpret_cast<EventTriggerData *>(fcinfo->context);
@@ -681,9 +684,7 @@ FAST_COUNT_FUNCTION(fast_count_exact_on_ddl_start)
 // ddl_command_end for CREATE TABLE and ALTER TABLE.
 FAST_COUNT_FUNCTION(fast_count_exact_on_ddl_end)
 {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("function can only be called as an event trigger")));
+    event_trigger_reads::require_event_trigger(fcinfo);
     if (!exact_store::available())
         PG_RETURN_NULL();
     List *tables = exact_tables();

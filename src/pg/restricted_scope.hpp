@@ -12,7 +12,7 @@
 // must outlast the work are taken by the caller, outside.
 #pragma once
 
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 
 extern "C" {
 #include "utils/array.h"

@@ -1,4 +1,4 @@
-#include "restricted_scope.hpp"
+#include "pg/restricted_scope.hpp"
 
 #include "query_identity.hpp"
 

@@ -1,4 +1,4 @@
-#include "worker_transaction.hpp"
+#include "pg/worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -2,7 +2,7 @@
 // error, log it, abort, record the failure on the entry, and go on".
 #pragma once
 
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 
 namespace fast_count::worker_transaction {
 

@@ -1,18 +1,12 @@
-// Exact mode: which queries qualify, registration, and reading a count.
-//
-// Reading (read_count): the count under the caller's snapshot S is the sum
-// of the key's delta rows S sees, plus this transaction's pending changes.
-// That sum is a count only when S sees a base row, and only when that base
-// is of the current epoch: a TRUNCATE, ALTER TABLE or re-count that S does
-// not see (TRUNCATE and rewriting ALTERs are not MVCC-safe) starts a new
-// epoch. Otherwise the query is counted live, under S: never a wrong number.
-#include "count_executor.hpp"
-#include "exact_deltas.hpp"
-#include "exact_internal.hpp"
-#include "key_lock.hpp"
-#include "pg_boundary.hpp"
-#include "refresher.hpp"
-#include "worker_control.hpp"
+// Exact mode's registration: which queries qualify (one table, a WHERE
+// clause the row trigger can evaluate, the TRIGGER privilege), making an
+// entry exact or periodic, and forgetting an exact entry.
+#include "exact/exact_registration.hpp"
+
+#include "exact/exact_ddl.hpp"
+#include "exact/exact_store.hpp"
+#include "exact/exact_triggers.hpp"
+#include "pg/pg_boundary.hpp"
 
 extern "C" {
 #include "access/sysattr.h"
@@ -38,28 +32,10 @@ namespace fast_count::exact_internal {
 
 namespace {
 
-// A reader that sums more rows than this asks the worker to fold now.
-constexpr int64 kFoldSoonRows = 500;
-TimestampTz last_fold_request = 0;
-
 bool why_not(const char **why, const char *reason)
 {
     *why = reason;
     return false;
-}
-
-void request_fold()
-{
-    TimestampTz now = GetCurrentTimestamp();
-    if (now < last_fold_request + USECS_PER_SEC)
-        return;
-    last_fold_request = now;
-    int pid = worker_control::find_worker(MyDatabaseId);
-    if (pid == 0)
-        return;
-    PGPROC *proc = BackendPidGetProc(pid);
-    if (proc != nullptr)
-        SetLatch(&proc->procLatch);
 }
 
 } // namespace
@@ -159,6 +135,8 @@ bool eligible(const QueryIdentity *identity, exact_mode::Eligibility *out, const
 namespace fast_count::exact_mode {
 
 using namespace exact_internal;
+using exact_store::Change;
+using exact_store::State;
 
 Mode mode_argument(FunctionCallInfo fcinfo, int argno)
 {
@@ -218,13 +196,9 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
             return;
         // Exact back to periodic: the triggers and delta rows go.
         exact_store::remove_all(identity->key);
-        exact_store::Change change;
-        change.mode = "periodic";
-        change.set_state = true;
-        change.state = exact_store::State::kNone;
-        change.set_predicate = true;
-        change.predicate = nullptr;
-        exact_store::update(identity->key, change);
+        exact_store::update(identity->key, Change().to_mode("periodic")
+                                                 .to_state(State::kNone)
+                                                 .to_predicate(nullptr));
         if (OidIsValid(before.table)) {
             drop_triggers_if_unused(before.table);
             if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(before.table)))
@@ -237,9 +211,7 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
         // Registered again: the count it keeps stays (an entry waiting to
         // be re-derived is retried now).
         if (before.state == exact_store::State::kRederive) {
-            exact_store::Change change;
-            change.clear_error = true;
-            exact_store::update(identity->key, change);
+            exact_store::update(identity->key, Change().clearing_error());
         }
         return;
     }
@@ -250,20 +222,14 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
     // already there, take it here. Writers wait for it until this
     // transaction ends: registration does not count the table (the worker
     // does, later, without blocking anyone).
-    LockRelationOid(eligibility.table, ShareRowExclusiveLock);
-    if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
+    lock_table_and_partitions(eligibility.table, ShareRowExclusiveLock);
     ensure_triggers(eligibility.table, eligibility.predicate);
 
     exact_store::remove_all(identity->key);
-    exact_store::Change change;
-    change.mode = "exact";
-    change.set_state = true;
-    change.state = exact_store::State::kBackfill;
-    change.set_predicate = true;
-    change.predicate = eligibility.predicate;
-    change.clear_error = true;
-    exact_store::update(identity->key, change);
+    exact_store::update(identity->key, Change().to_mode("exact")
+                                             .to_state(State::kBackfill)
+                                             .to_predicate(eligibility.predicate)
+                                             .clearing_error());
     CacheInvalidateRelcacheByRelid(eligibility.table);
 }
 
@@ -275,37 +241,11 @@ void forget(const pg_uuid_t &key)
     exact_store::remove_all(key);
     // The entry goes after this; mark it periodic first so that the
     // trigger check below does not count it.
-    exact_store::Change change;
-    change.mode = "periodic";
-    change.set_state = true;
-    change.state = exact_store::State::kNone;
-    exact_store::update(key, change);
+    exact_store::update(key, Change().to_mode("periodic").to_state(State::kNone));
     if (OidIsValid(entry.table) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(entry.table))) {
         drop_triggers_if_unused(entry.table);
         CacheInvalidateRelcacheByRelid(entry.table);
     }
-}
-
-int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
-{
-    (void) entry;
-    Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-    exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
-    if (seen.rows > kFoldSoonRows)
-        request_fold();
-    if (seen.base_rows > 0 && seen.epochs_agree) {
-        // A base that nobody deleted is the current one: every fold and
-        // every reset deletes the base it replaces. Otherwise look up the
-        // current one.
-        int64 epoch;
-        if (seen.bases_current ||
-            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch))
-            return seen.sum + exact_deltas::pending(identity->key);
-    }
-    elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
-    // Read the text again, under the locks the count needs: the identity
-    // may come from a memo of an earlier transaction.
-    return count_under(derive_identity(identity->query_text, identity->params), snapshot);
 }
 
 } // namespace fast_count::exact_mode

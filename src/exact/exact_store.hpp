@@ -1,6 +1,6 @@
-// Exact mode's storage, at the heap level like cache_store: the exact
-// columns of fast_count.entries (mode, exact_state, exact_predicate, found
-// by name) and the delta rows of fast_count.exact_deltas. No privilege
+// Exact mode's storage, through catalog.hpp like cache_store: the exact
+// columns of fast_count.entries (mode, exact_state, exact_predicate) and
+// the delta rows of fast_count.exact_deltas. No privilege
 // checks (ordinary users have none on these tables); callers hold the
 // entry's key lock (key_lock.hpp) for every write but the writers' own
 // delta rows.
@@ -49,7 +49,8 @@ bool lookup(const pg_uuid_t &key, ExactEntry *entry, bool with_text = false);
 // Every exact entry (ExactEntry *), or those reading table.
 List *exact_entries(Oid table = InvalidOid);
 
-// What update() writes on an entry; what is not set is kept.
+// What update() writes on an entry; what is not set is kept. Built as
+// Change().to_state(State::kReady).clearing_error().
 struct Change {
     const char *mode = nullptr;  // "periodic" or "exact"
     bool set_state = false;
@@ -57,8 +58,14 @@ struct Change {
     bool set_predicate = false;
     const char *predicate = nullptr;
     bool clear_error = false;
-    const char *error = nullptr;  // recorded with a failure count and retry time
+    const char *error = nullptr;  // recorded as a failure (cache_store::record_failure)
     TimestampTz retry_at = 0;
+
+    Change &to_mode(const char *name) { mode = name; return *this; }
+    Change &to_state(State new_state) { set_state = true; state = new_state; return *this; }
+    Change &to_predicate(const char *text) { set_predicate = true; predicate = text; return *this; }
+    Change &clearing_error() { clear_error = true; return *this; }
+    Change &failed(const char *message, TimestampTz retry) { error = message; retry_at = retry; return *this; }
 };
 void update(const pg_uuid_t &key, const Change &change);
 

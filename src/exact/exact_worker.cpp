@@ -14,15 +14,20 @@
 //   transaction under the key lock: older snapshots keep seeing the old
 //   rows, newer ones the sum; rows of writers still in flight are untouched.
 // - garbage: delta rows of keys that are no longer exact.
-#include "exact_deltas.hpp"
+#include "exact/exact_worker.hpp"
+
+#include "cache_store.hpp"
 #include "count_executor.hpp"
-#include "exact_internal.hpp"
+#include "exact/exact_ddl.hpp"
+#include "exact/exact_deltas.hpp"
+#include "exact/exact_registration.hpp"
+#include "exact/exact_store.hpp"
 #include "key_lock.hpp"
-#include "pg_boundary.hpp"
-#include "restricted_scope.hpp"
+#include "pg/pg_boundary.hpp"
+#include "pg/restricted_scope.hpp"
+#include "pg/worker_transaction.hpp"
 #include "settings.hpp"
 #include "worker_control.hpp"
-#include "worker_transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -48,6 +53,7 @@ namespace fast_count::exact_internal {
 namespace {
 
 using exact_store::ExactEntry;
+using exact_store::Change;
 using exact_store::State;
 
 bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
@@ -145,14 +151,10 @@ bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdent
         return false;
     exact_store::remove_all(identity->key);
     exact_store::insert_base(identity->key, latest.sum);
-    exact_store::Change change;
-    change.mode = "exact";
-    change.set_state = true;
-    change.state = State::kReady;
-    change.set_predicate = true;
-    change.predicate = eligibility.predicate;
-    change.clear_error = true;
-    exact_store::update(identity->key, change);
+    exact_store::update(identity->key, Change().to_mode("exact")
+                                             .to_state(State::kReady)
+                                             .to_predicate(eligibility.predicate)
+                                             .clearing_error());
     exact_deltas::rekey(key, identity->key);
     return true;
 }
@@ -176,14 +178,10 @@ void move_registration(const pg_uuid_t &key, const ExactEntry &entry, const Quer
                                     old.registered_at);
         if (carry == nullptr || !carry_count(key, entry, identity, carry)) {
             exact_store::remove_all(identity->key);
-            exact_store::Change change;
-            change.mode = "exact";
-            change.set_state = true;
-            change.state = State::kRederive;
-            change.set_predicate = true;
-            change.predicate = nullptr;
-            change.clear_error = true;
-            exact_store::update(identity->key, change);
+            exact_store::update(identity->key, Change().to_mode("exact")
+                                                     .to_state(State::kRederive)
+                                                     .to_predicate(nullptr)
+                                                     .clearing_error());
         }
     }
     exact_store::remove_all(key);
@@ -239,9 +237,7 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
 
     // No writer may be in flight while the predicate changes: those after
     // this transaction use the new one, those before have committed.
-    LockRelationOid(eligibility.table, ShareRowExclusiveLock);
-    if (get_rel_relkind(eligibility.table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(eligibility.table, ShareRowExclusiveLock, nullptr);
+    lock_table_and_partitions(eligibility.table, ShareRowExclusiveLock);
     if (!take_lock(key, wait_for_lock))
         return Step::kBusy;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
@@ -258,13 +254,9 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
                                     "unregister the query.")));
     });
     exact_store::remove_all(key);
-    exact_store::Change change;
-    change.set_state = true;
-    change.state = State::kBackfill;
-    change.set_predicate = true;
-    change.predicate = eligibility.predicate;
-    change.clear_error = true;
-    exact_store::update(key, change);
+    exact_store::update(key, Change().to_state(State::kBackfill)
+                                   .to_predicate(eligibility.predicate)
+                                   .clearing_error());
     CacheInvalidateRelcacheByRelid(eligibility.table);
     return Step::kDone;
 }
@@ -277,11 +269,8 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     // The table (ACCESS SHARE) before the key: the order TRUNCATE takes
     // them in. So must the partitions the count reads. Taken here, not by
     // reading the text in the owner's scope, whose rollback releases locks.
-    if (OidIsValid(entry.table)) {
-        LockRelationOid(entry.table, AccessShareLock);
-        if (get_rel_relkind(entry.table) == RELKIND_PARTITIONED_TABLE)
-            (void) find_all_inheritors(entry.table, AccessShareLock, nullptr);
-    }
+    if (OidIsValid(entry.table))
+        lock_table_and_partitions(entry.table, AccessShareLock);
     if (!take_lock(key, wait_for_lock))
         return Step::kBusy;
     if (!exact_store::lookup(key, &entry, true) || !entry.exact ||
@@ -298,10 +287,7 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     if (!read.counted) {
         // The text reads something else now: re-derive first.
         PopActiveSnapshot();
-        exact_store::Change change;
-        change.set_state = true;
-        change.state = State::kRederive;
-        exact_store::update(key, change);
+        exact_store::update(key, Change().to_state(State::kRederive));
         return Step::kDone;
     }
     int64 count = read.count;
@@ -309,11 +295,7 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     PopActiveSnapshot();
     exact_store::insert_base(key, count - seen.sum);
 
-    exact_store::Change change;
-    change.set_state = true;
-    change.state = State::kReady;
-    change.clear_error = true;
-    exact_store::update(key, change);
+    exact_store::update(key, Change().to_state(State::kReady).clearing_error());
     instr_time elapsed;
     INSTR_TIME_SET_CURRENT(elapsed);
     INSTR_TIME_SUBTRACT(elapsed, start);
@@ -367,13 +349,9 @@ bool note_failure(const pg_uuid_t &key, const char *message, bool wait, ExactEnt
     if (!take_lock(key, wait) || !exact_store::lookup(key, entry, true) || !entry->exact)
         return false;
     *retry_at = GetCurrentTimestamp() + retry_delay_us(entry->failures + 1);
-    exact_store::Change change;
-    change.error = message;
-    change.retry_at = *retry_at;
-    if (entry->state == State::kBackfill) {
-        change.set_state = true;
-        change.state = State::kRederive;
-    }
+    Change change = Change().failed(message, *retry_at);
+    if (entry->state == State::kBackfill)
+        change.to_state(State::kRederive);
     exact_store::update(key, change);
     return true;
 }
@@ -454,12 +432,6 @@ Step run_task(Task task, const pg_uuid_t &key, MemoryContext keep_context)
 
 } // namespace
 
-} // namespace fast_count::exact_internal
-
-namespace fast_count::exact_mode {
-
-using namespace exact_internal;
-
 TimestampTz run_worker_tasks(TimestampTz next_wake)
 {
     MemoryContext keep_context = CurrentMemoryContext;
@@ -510,7 +482,7 @@ TimestampTz run_worker_tasks(TimestampTz next_wake)
     return next_wake;
 }
 
-} // namespace fast_count::exact_mode
+} // namespace fast_count::exact_internal
 
 using namespace fast_count;
 using namespace fast_count::exact_internal;

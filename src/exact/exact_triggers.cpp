@@ -10,11 +10,14 @@
 //
 // fast_count_exact_truncate_trigger: AFTER TRUNCATE FOR EACH STATEMENT on the
 // table and on each of its partitions (statement triggers are not cloned).
-#include "exact_deltas.hpp"
-#include "exact_internal.hpp"
+#include "exact/exact_triggers.hpp"
+
+#include "exact/exact_ddl.hpp"
+#include "exact/exact_deltas.hpp"
+#include "exact/exact_store.hpp"
 #include "key_lock.hpp"
-#include "pg_allocator.hpp"
-#include "pg_boundary.hpp"
+#include "pg/pg_allocator.hpp"
+#include "pg/pg_boundary.hpp"
 #include "worker_control.hpp"
 
 #include <boost/container/flat_map.hpp>
@@ -44,6 +47,7 @@ namespace fast_count::exact_internal {
 namespace {
 
 using exact_store::ExactEntry;
+using exact_store::Change;
 using exact_store::State;
 
 struct Counted {
@@ -72,18 +76,6 @@ StateMap *states = nullptr;
 RetiredList *retired = nullptr;
 TriggerState *last_state = nullptr;
 int depth = 0;  // trigger calls under way in this backend (a predicate may write)
-bool callback_registered = false;
-
-void on_relcache_invalidation(Datum, Oid relid)
-{
-    if (states == nullptr)
-        return;
-    for (auto &item : *states) {
-        TriggerState *state = item.second;
-        if (relid == InvalidOid || state->relid == relid || state->origin == relid)
-            state->stale = true;
-    }
-}
 
 void make_containers()
 {
@@ -94,10 +86,6 @@ void make_containers()
         StateMap(MemoryContextAllocator<std::pair<Oid, TriggerState *>>(TopMemoryContext));
     void *list_memory = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredList));
     retired = new (list_memory) RetiredList(MemoryContextAllocator<TriggerState *>(TopMemoryContext));
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
-        callback_registered = true;
-    }
 }
 
 void free_retired()
@@ -245,14 +233,6 @@ TriggerData *trigger_data(FunctionCallInfo fcinfo, bool row)
     return data;
 }
 
-void on_xact(XactEvent event, void *)
-{
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-        event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-        event == XACT_EVENT_PARALLEL_ABORT)
-        no_throw("exact triggers at transaction end", [] { triggers_at_transaction_end(); });
-}
-
 } // namespace
 
 void check_predicate(const char *predicate, Oid table)
@@ -269,7 +249,18 @@ void check_predicate(const char *predicate, Oid table)
     relation_close(rel, NoLock);
 }
 
-void triggers_at_transaction_end()
+void triggers_relation_changed(Oid relid)
+{
+    if (states == nullptr)
+        return;
+    for (auto &item : *states) {
+        TriggerState *state = item.second;
+        if (relid == InvalidOid || state->relid == relid || state->origin == relid)
+            state->stale = true;
+    }
+}
+
+void triggers_at_transaction_end(transaction_callbacks::End)
 {
     depth = 0;
     if (retired != nullptr && !retired->empty())
@@ -277,16 +268,6 @@ void triggers_at_transaction_end()
 }
 
 } // namespace fast_count::exact_internal
-
-namespace fast_count::exact_mode {
-
-void init()
-{
-    exact_deltas::init();
-    RegisterXactCallback(exact_internal::on_xact, nullptr);
-}
-
-} // namespace fast_count::exact_mode
 
 using namespace fast_count;
 using namespace fast_count::exact_internal;
@@ -361,10 +342,7 @@ FAST_COUNT_FUNCTION(fast_count_exact_truncate_trigger)
             exact_store::remove_all(key);
             exact_store::insert_base(key, 0);
             if (entry.state != exact_store::State::kReady) {
-                exact_store::Change change;
-                change.set_state = true;
-                change.state = exact_store::State::kReady;
-                exact_store::update(key, change);
+                exact_store::update(key, Change().to_state(State::kReady));
             }
             exact_deltas::rebase(key);
         } else {
@@ -374,10 +352,7 @@ FAST_COUNT_FUNCTION(fast_count_exact_truncate_trigger)
             if (exact_deltas::untouched_since_rebase(key))
                 continue;
             exact_store::remove_all(key);
-            exact_store::Change change;
-            change.set_state = true;
-            change.state = exact_store::State::kBackfill;
-            exact_store::update(key, change);
+            exact_store::update(key, Change().to_state(State::kBackfill));
             needs_worker = true;
         }
     }

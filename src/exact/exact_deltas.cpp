@@ -1,8 +1,8 @@
-#include "exact_deltas.hpp"
+#include "exact/exact_deltas.hpp"
 
-#include "exact_store.hpp"
-#include "pg_allocator.hpp"
-#include "pg_boundary.hpp"
+#include "exact/exact_store.hpp"
+#include "pg/pg_allocator.hpp"
+#include "pg/pg_boundary.hpp"
 
 #include <boost/container/vector.hpp>
 
@@ -126,48 +126,25 @@ void flush()
     records.clear();
 }
 
-void on_xact(XactEvent event, void *)
+} // namespace
+
+void before_commit()
 {
-    switch (event) {
-    case XACT_EVENT_PRE_COMMIT:
-    case XACT_EVENT_PRE_PREPARE:
-        // Before the commit: an error here aborts the transaction normally.
-        (void) cpp_entry([] {
-            flush();
-            return static_cast<Datum>(0);
-        });
-        break;
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PREPARE:
-    case XACT_EVENT_PARALLEL_COMMIT:
-    case XACT_EVENT_PARALLEL_ABORT:
-        no_throw("exact mode at transaction end", [] { clear(); });
-        break;
-    default:
-        break;
-    }
+    flush();
+}
+
+void at_transaction_end(transaction_callbacks::End)
+{
+    clear();
 }
 
 // Merging and dropping only move and erase records: nothing is allocated.
-void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+void at_subtransaction_end(bool committed, int level)
 {
-    if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
-        return;
-    no_throw("exact mode at subtransaction end", [event] {
-        if (event == SUBXACT_EVENT_COMMIT_SUB)
-            merge_into_parent(GetCurrentTransactionNestLevel());
-        else
-            drop_level(GetCurrentTransactionNestLevel());
-    });
-}
-
-} // namespace
-
-void init()
-{
-    RegisterXactCallback(on_xact, nullptr);
-    RegisterSubXactCallback(on_subxact, nullptr);
+    if (committed)
+        merge_into_parent(level);
+    else
+        drop_level(level);
 }
 
 void add(const pg_uuid_t &key, int64 delta)

@@ -1,4 +1,4 @@
-#include "pg_boundary.hpp"
+#include "pg/pg_boundary.hpp"
 
 extern "C" {
 #include "tcop/tcopprot.h"

@@ -23,7 +23,7 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
-#include "fault_injection.hpp"
+#include "pg/fault_injection.hpp"
 
 #include <exception>
 #include <new>

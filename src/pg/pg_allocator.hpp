@@ -9,7 +9,7 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
-#include "fault_injection.hpp"
+#include "pg/fault_injection.hpp"
 
 #include <cstddef>
 #include <new>

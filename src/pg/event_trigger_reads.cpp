@@ -1,6 +1,7 @@
-#include "event_trigger_reads.hpp"
+#include "pg/event_trigger_reads.hpp"
 
 extern "C" {
+#include "commands/event_trigger.h"
 #include "executor/spi.h"
 }
 
@@ -27,6 +28,13 @@ void for_each_row(const char *query, const char *what, Visit &&visit)
 }
 
 } // namespace
+
+void require_event_trigger(FunctionCallInfo fcinfo)
+{
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("function can only be called as an event trigger")));
+}
 
 List *oids(const char *query, const char *what)
 {

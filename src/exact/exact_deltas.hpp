@@ -6,6 +6,8 @@
 // everything. No other backend ever writes the same row.
 #pragma once
 
+#include "pg/transaction_callbacks.hpp"
+
 extern "C" {
 #include "postgres.h"
 
@@ -14,8 +16,11 @@ extern "C" {
 
 namespace fast_count::exact_deltas {
 
-// Registers the transaction and subtransaction callbacks (from _PG_init).
-void init();
+// Transaction callbacks (exact_mode.cpp registers them): the flush at
+// PRE_COMMIT, and forgetting or merging what a (sub)transaction kept.
+void before_commit();
+void at_transaction_end(transaction_callbacks::End end);
+void at_subtransaction_end(bool committed, int level);
 
 // A row change of the current (sub)transaction moved key's count by delta.
 void add(const pg_uuid_t &key, int64 delta);

@@ -1,4 +1,4 @@
-#include "fault_injection.hpp"
+#include "pg/fault_injection.hpp"
 
 extern "C" {
 #include "postgres.h"

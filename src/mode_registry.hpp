@@ -1,0 +1,42 @@
+// The modes an entry can be kept in besides the core's own (periodic: the
+// count is cached and the worker recounts registered entries). A mode
+// names itself as it appears in fast_count.entries.mode and brings its
+// reader, its worker task and what goes with an entry of the mode; it
+// registers from _PG_init (exact mode: exact/exact_mode.cpp). The core
+// dispatches on the mode an entry was read with and names no mode.
+#pragma once
+
+#include "entry.hpp"
+#include "query_identity.hpp"
+
+namespace fast_count::modes {
+
+// Entry::mode of a periodic entry (and of a mode no library registered).
+constexpr uint8 kPeriodic = 0;
+
+struct Mode {
+    const char *name;  // the value of fast_count.entries.mode
+    // fast_count() of an entry of this mode: the count the caller sees.
+    int64 (*read_count)(const QueryIdentity *identity, const Entry &entry);
+    // One pass of the worker over this mode's entries; returns when the
+    // worker should look again (no later than next_wake).
+    TimestampTz (*run_worker_tasks)(TimestampTz next_wake);
+    // Before an entry of this mode is removed, under its key lock.
+    void (*forget)(const pg_uuid_t &key);
+};
+
+// From _PG_init; every backend registers the same modes in the same order,
+// so that Entry::mode means the same in shared memory.
+void add(const Mode &mode);
+
+// The Entry::mode of a mode's name.
+uint8 id_of(const char *name);
+
+// Dispatch to the mode of entry (which must not be kPeriodic).
+int64 read_count(const QueryIdentity *identity, const Entry &entry);
+void forget(const Entry &entry);
+
+// Every mode's worker task, in registration order.
+TimestampTz run_worker_tasks(TimestampTz next_wake);
+
+} // namespace fast_count::modes
