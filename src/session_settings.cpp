@@ -152,8 +152,10 @@ const char *const kNeutral[] = {
     "wal_writer_delay", "wal_writer_flush_after",
 };
 
-// Ours: they decide whether and how long a count is kept, never its value.
-const char kOwnPrefix[] = "fast_count.";
+// Whole families of extension settings known not to change results: ours
+// decide whether and how long a count is kept, never its value; contrib's
+// auto_explain and pg_stat_statements only log and record what runs.
+const char *const kNeutralPrefixes[] = {"fast_count.", "auto_explain.", "pg_stat_statements."};
 
 int compare_names(const void *a, const void *b)
 {
@@ -176,8 +178,9 @@ const char **sorted_neutral()
 
 bool is_neutral(const char *name)
 {
-    if (pg_strncasecmp(name, kOwnPrefix, sizeof(kOwnPrefix) - 1) == 0)
-        return true;
+    for (const char *prefix : kNeutralPrefixes)
+        if (pg_strncasecmp(name, prefix, strlen(prefix)) == 0)
+            return true;
     return bsearch(&name, sorted_neutral(), lengthof(kNeutral), sizeof(const char *),
                    compare_names) != nullptr;
 }

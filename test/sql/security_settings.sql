@@ -90,11 +90,17 @@ SELECT count(*) AS entries FROM fast_count_entries WHERE query = 'SELECT * FROM 
 SET work_mem = '8MB';
 SET application_name = 'somebody else';
 SET enable_seqscan = off;
+-- Nor do the logging-only settings of contrib's auto_explain and
+-- pg_stat_statements, loaded or not.
+SET auto_explain.log_min_duration = 0;
+SET pg_stat_statements.track = 'all';
 SELECT fast_count('SELECT * FROM docs') AS planner_settings;
 SELECT count(*) AS still_entries FROM fast_count_entries WHERE query = 'SELECT * FROM docs';
 RESET work_mem;
 RESET application_name;
 RESET enable_seqscan;
+RESET auto_explain.log_min_duration;
+RESET pg_stat_statements.track;
 RESET myext.flavour;
 
 -- The worker counts a registration under the settings it was registered
