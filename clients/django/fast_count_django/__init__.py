@@ -24,7 +24,7 @@ from .queryset import FastCountManager, FastCountQuerySet, FastCountQuerySetMixi
 from .registry import refresh, register, unregister
 from .statement import CountStatement, count_statement
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "CountInfo", "CountOptions", "CountStatement", "ExtensionMissing", "FastCountFallbackWarning",
