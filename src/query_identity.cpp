@@ -218,6 +218,9 @@ bool clear_spelling(Node *node, void *context)
         rte->alias = nullptr;
         if (rte->eref != nullptr)
             rte->eref->aliasname = pstrdup("");
+        // Which columns are read is a privilege question (checked for each
+        // caller on its own tree), not a question of how many rows there are.
+        rte->selectedCols = nullptr;
         return false;
     }
     if (IsA(node, Query)) {
@@ -551,6 +554,36 @@ void append_definitions(StringInfo out, const Inspection &inspection)
     }
 }
 
+// Whether the target list can change how many rows the query returns. When
+// it cannot, it is no part of the key: `SELECT *`, `SELECT id` and the row
+// set under `SELECT count(*) FROM ... WHERE ...` are one count. Aggregates
+// without GROUP BY make one row, DISTINCT and set operations compare the
+// columns, set-returning functions multiply rows, and WITH TIES compares the
+// ORDER BY values; any of those keeps the target list (and ORDER BY) in.
+// What the target list calls is still inspected (volatile, user code, the
+// tables its sublinks read), so it still decides whether the count is kept.
+bool target_list_counts(const Query *query)
+{
+    return query->hasAggs || query->hasWindowFuncs || query->hasTargetSRFs ||
+           query->groupClause != NIL || query->groupingSets != NIL ||
+           query->havingQual != nullptr || query->distinctClause != NIL ||
+           query->setOperations != nullptr || query->limitOption == LIMIT_OPTION_WITH_TIES;
+}
+
+} // namespace
+
+void strip_row_set_spelling(Query *query)
+{
+    if (target_list_counts(query))
+        return;
+    // ORDER BY cannot change a count either (LIMIT keeps the first n of
+    // any order); its resjunk targets go with it.
+    query->targetList = NIL;
+    query->sortClause = NIL;
+}
+
+namespace {
+
 // The key: the rewritten tree (views expanded, so their definitions are in
 // it, at any depth), every setting that can change the result, the
 // definitions of the user-defined objects it uses and, when it runs user
@@ -558,6 +591,7 @@ void append_definitions(StringInfo out, const Inspection &inspection)
 pg_uuid_t compute_key(Query *subquery, const Inspection &inspection)
 {
     Query *canonical = static_cast<Query *>(copyObject(subquery));
+    strip_row_set_spelling(canonical);
     clear_spelling(reinterpret_cast<Node *>(canonical), nullptr);
 
     StringInfoData buf;

@@ -45,6 +45,11 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params);
 ArrayType *capture_reading_settings();
 void apply_reading_settings(ArrayType *settings);
 
+// Drops from a copy of a query tree what cannot change how many rows it
+// returns (its target list and ORDER BY, when nothing in them counts), so
+// that spellings of one row set share a key.
+void strip_row_set_spelling(Query *query);
+
 // The key as text (uuid form), for messages.
 char *key_to_cstring(const pg_uuid_t &key);
 
