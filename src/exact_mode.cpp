@@ -286,9 +286,8 @@ void forget(const pg_uuid_t &key)
     }
 }
 
-int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
+bool read_established(const QueryIdentity *identity, int64 *count)
 {
-    (void) entry;
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
     if (seen.rows > kFoldSoonRows)
@@ -299,9 +298,21 @@ int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
         // current one.
         int64 epoch;
         if (seen.bases_current ||
-            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch))
-            return seen.sum + exact_deltas::pending(identity->key);
+            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch)) {
+            *count = seen.sum + exact_deltas::pending(identity->key);
+            return true;
+        }
     }
+    return false;
+}
+
+int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry)
+{
+    (void) entry;
+    int64 count;
+    if (read_established(identity, &count))
+        return count;
+    Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
     // Read the text again, under the locks the count needs: the identity
     // may come from a memo of an earlier transaction.

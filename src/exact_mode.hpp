@@ -52,6 +52,10 @@ void forget(const pg_uuid_t &key);
 // counted live when the snapshot cannot be served from them.
 int64 read_count(const QueryIdentity *identity, const cache_store::Entry &entry);
 
+// The same count when the delta rows can give it for the caller's
+// snapshot; false (nothing counted) when only a live count could.
+bool read_established(const QueryIdentity *identity, int64 *count);
+
 // sql_drop: relations (and with them our triggers) were dropped.
 void relations_dropped(List *relids);
 

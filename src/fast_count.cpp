@@ -8,6 +8,7 @@
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"
+#include "transparent_scan.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -86,4 +87,5 @@ void _PG_init(void)
     RegisterXactCallback(on_transaction_event, nullptr);
     RegisterSubXactCallback(on_subtransaction_event, nullptr);
     fast_count::exact_mode::init();  // exact mode: xact/subxact/relcache callbacks
+    fast_count::transparent::init();  // transparent mode: planner hook, CustomScan
 }
