@@ -34,7 +34,7 @@ fi
 work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
 port=$(( 20000 + RANDOM % 20000 ))
 data=$work/data
-trap '"$bindir/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'cat "$work/pgbench.err" 2>/dev/null | tail -5 >&2; "$bindir/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 "$bindir/initdb" -D "$data" -A trust >/dev/null
 cat >> "$data/postgresql.conf" <<CONF
@@ -49,7 +49,7 @@ start() { "$bindir/pg_ctl" -D "$data" -l "$work/log" -w start >/dev/null; }
 stop() { "$bindir/pg_ctl" -D "$data" -w stop >/dev/null; }
 psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -d postgres "$@"; }
 tps() {  # tps of pgbench with the given options and script file
-  "$bindir/pgbench" -n -h "$work" -p "$port" -c 4 -j 2 -T "$seconds" "$@" postgres 2>/dev/null |
+  "$bindir/pgbench" -n -h "$work" -p "$port" -c 4 -j 2 -T "$seconds" "$@" postgres 2>>"$work/pgbench.err" |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
