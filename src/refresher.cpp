@@ -467,6 +467,11 @@ bool serve_transparent(const QueryIdentity *identity, Transparent level,
     // statement runs as written.
     if (level == Transparent::kExact || TransactionIdIsValid(GetTopTransactionIdIfAny()))
         return false;
+    // The shared index may hold an older state of the row than the table
+    // (a count written while another transaction held the row); a miss
+    // here stores nothing that would fix it, so the table decides.
+    if (found && !usable(entry, now))
+        found = cache_store::lookup(identity->key, &entry);
     if (found && usable(entry, now) && (entry.registered || level == Transparent::kAll)) {
         shared_index::note(identity->key, Event::kHit, entry.count_ms);
         if (entry.registered && now >= entry.next_refresh_at)
