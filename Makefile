@@ -24,6 +24,7 @@ REGRESS = install counting keys bad_input caching registry security worker hot_p
 REGRESS += security_entries
 REGRESS += security_worker
 REGRESS += security_settings
+REGRESS += transparent
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=test --outputdir=results_regress --load-extension=$(EXTENSION)

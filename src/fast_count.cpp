@@ -9,6 +9,7 @@
 #include "settings.hpp"
 #include "shared_index.hpp"
 #include "shared_state.hpp"
+#include "transparent_scan.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -61,4 +62,5 @@ void _PG_init(void)
     register_core_callbacks();
     fast_count::exact_mode::init();  // its reader, worker task and callbacks
     callbacks::install();
+    fast_count::transparent::init();  // transparent mode: planner hook, CustomScan
 }

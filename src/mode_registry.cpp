@@ -38,6 +38,16 @@ int64 read_count(const QueryIdentity *identity, const Entry &entry)
     return mode_of(entry).read_count(identity, entry);
 }
 
+bool read_without_counting(const QueryIdentity *identity, const Entry &entry, int64 *count)
+{
+    return mode_of(entry).read_without_counting(identity, entry, count);
+}
+
+const char *name_of(const Entry &entry)
+{
+    return entry.mode == kPeriodic ? "periodic" : mode_of(entry).name;
+}
+
 void forget(const Entry &entry)
 {
     if (entry.mode != kPeriodic)

@@ -18,6 +18,10 @@ struct Mode {
     const char *name;  // the value of fast_count.entries.mode
     // fast_count() of an entry of this mode: the count the caller sees.
     int64 (*read_count)(const QueryIdentity *identity, const Entry &entry);
+    // The same, only when it needs no count of the query (transparent mode
+    // then runs the statement's own plan instead); false otherwise.
+    bool (*read_without_counting)(const QueryIdentity *identity, const Entry &entry,
+                                  int64 *count);
     // One pass of the worker over this mode's entries; returns when the
     // worker should look again (no later than next_wake).
     TimestampTz (*run_worker_tasks)(TimestampTz next_wake);
@@ -34,6 +38,8 @@ uint8 id_of(const char *name);
 
 // Dispatch to the mode of entry (which must not be kPeriodic).
 int64 read_count(const QueryIdentity *identity, const Entry &entry);
+bool read_without_counting(const QueryIdentity *identity, const Entry &entry, int64 *count);
+const char *name_of(const Entry &entry);
 void forget(const Entry &entry);
 
 // Every mode's worker task, in registration order.

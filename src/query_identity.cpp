@@ -9,6 +9,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/transam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
@@ -24,6 +25,7 @@ extern "C" {
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -218,6 +220,9 @@ bool clear_spelling(Node *node, void *context)
         rte->alias = nullptr;
         if (rte->eref != nullptr)
             rte->eref->aliasname = pstrdup("");
+        // Which columns are read is a privilege question (checked for each
+        // caller on its own tree), not a question of how many rows there are.
+        rte->selectedCols = nullptr;
         return false;
     }
     if (IsA(node, Query)) {
@@ -551,6 +556,36 @@ void append_definitions(StringInfo out, const Inspection &inspection)
     }
 }
 
+// Whether the target list can change how many rows the query returns. When
+// it cannot, it is no part of the key: `SELECT *`, `SELECT id` and the row
+// set under `SELECT count(*) FROM ... WHERE ...` are one count. Aggregates
+// without GROUP BY make one row, DISTINCT and set operations compare the
+// columns, set-returning functions multiply rows, and WITH TIES compares the
+// ORDER BY values; any of those keeps the target list (and ORDER BY) in.
+// What the target list calls is still inspected (volatile, user code, the
+// tables its sublinks read), so it still decides whether the count is kept.
+bool target_list_counts(const Query *query)
+{
+    return query->hasAggs || query->hasWindowFuncs || query->hasTargetSRFs ||
+           query->groupClause != NIL || query->groupingSets != NIL ||
+           query->havingQual != nullptr || query->distinctClause != NIL ||
+           query->setOperations != nullptr || query->limitOption == LIMIT_OPTION_WITH_TIES;
+}
+
+} // namespace
+
+void strip_row_set_spelling(Query *query)
+{
+    if (target_list_counts(query))
+        return;
+    // ORDER BY cannot change a count either (LIMIT keeps the first n of
+    // any order); its resjunk targets go with it.
+    query->targetList = NIL;
+    query->sortClause = NIL;
+}
+
+namespace {
+
 // The key: the rewritten tree (views expanded, so their definitions are in
 // it, at any depth), every setting that can change the result, the
 // definitions of the user-defined objects it uses and, when it runs user
@@ -558,6 +593,7 @@ void append_definitions(StringInfo out, const Inspection &inspection)
 pg_uuid_t compute_key(Query *subquery, const Inspection &inspection)
 {
     Query *canonical = static_cast<Query *>(copyObject(subquery));
+    strip_row_set_spelling(canonical);
     clear_spelling(reinterpret_cast<Node *>(canonical), nullptr);
 
     StringInfoData buf;
@@ -689,6 +725,123 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
     identity->time_dependent = inspection.time_dependent;
     identity->key = compute_key(
         linitial_node(RangeTblEntry, identity->count_query->rtable)->subquery, inspection);
+    return identity;
+}
+
+namespace {
+
+struct BoundParams {
+    ParamListInfo list;
+    bool failed;
+};
+
+// $n as the constant the executor would read for it (detoasted and flat,
+// so that the key sees the value, not where it is stored).
+Node *bind_params(Node *node, void *context)
+{
+    if (node == nullptr)
+        return nullptr;
+    auto *bound = static_cast<BoundParams *>(context);
+    if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
+        Param *param = castNode(Param, node);
+        ParamListInfo list = bound->list;
+        if (list == nullptr || param->paramid < 1 || param->paramid > list->numParams) {
+            bound->failed = true;
+            return node;
+        }
+        ParamExternData workspace;
+        ParamExternData *value =
+            list->paramFetch != nullptr
+                ? list->paramFetch(list, param->paramid, false, &workspace)
+                : &list->params[param->paramid - 1];
+        if (value == nullptr || value->ptype != param->paramtype) {
+            bound->failed = true;
+            return node;
+        }
+        int16 typlen;
+        bool typbyval;
+        get_typlenbyval(param->paramtype, &typlen, &typbyval);
+        Datum datum = value->value;
+        if (!value->isnull && typlen == -1)
+            datum = PointerGetDatum(PG_DETOAST_DATUM_COPY(datum));
+        else if (!value->isnull && !typbyval)
+            datum = datumCopy(datum, typbyval, typlen);
+        return reinterpret_cast<Node *>(makeConst(param->paramtype, param->paramtypmod,
+                                                  param->paramcollid, typlen, datum,
+                                                  value->isnull, typbyval));
+    }
+    if (IsA(node, Query))
+        return reinterpret_cast<Node *>(
+            mutate_query(castNode(Query, node), bind_params, context, 0));
+    return mutate_expression(node, bind_params, context);
+}
+
+// SELECT count(*) FROM (<row_set>) fast_count_q, as analysis would build it.
+Query *wrap_row_set(Query *row_set)
+{
+    List *colnames = NIL;
+    ListCell *lc;
+    foreach (lc, row_set->targetList) {
+        TargetEntry *target = lfirst_node(TargetEntry, lc);
+        if (!target->resjunk)
+            colnames = lappend(colnames,
+                               makeString(pstrdup(target->resname ? target->resname
+                                                                  : "?column?")));
+    }
+    RangeTblEntry *rte = makeNode(RangeTblEntry);
+    rte->rtekind = RTE_SUBQUERY;
+    rte->subquery = row_set;
+    rte->alias = makeAlias("fast_count_q", NIL);
+    rte->eref = makeAlias("fast_count_q", colnames);
+    rte->inFromCl = true;
+
+    Aggref *count_star = makeNode(Aggref);
+    count_star->aggfnoid = F_COUNT_;
+    count_star->aggtype = INT8OID;
+    count_star->aggstar = true;
+    count_star->aggkind = AGGKIND_NORMAL;
+    count_star->aggsplit = AGGSPLIT_SIMPLE;
+    count_star->aggno = -1;
+    count_star->aggtransno = -1;
+    count_star->location = -1;
+
+    RangeTblRef *ref = makeNode(RangeTblRef);
+    ref->rtindex = 1;
+
+    Query *wrapper = makeNode(Query);
+    wrapper->commandType = CMD_SELECT;
+    wrapper->querySource = QSRC_ORIGINAL;
+    wrapper->canSetTag = true;
+    wrapper->rtable = list_make1(rte);
+    wrapper->jointree = makeFromExpr(list_make1(ref), nullptr);
+    wrapper->targetList =
+        list_make1(makeTargetEntry(reinterpret_cast<Expr *>(count_star), 1, pstrdup("count"),
+                                   false));
+    wrapper->hasAggs = true;
+    return wrapper;
+}
+
+} // namespace
+
+QueryIdentity *identity_of_row_set(Query *row_set, ParamListInfo params, const char *text)
+{
+    BoundParams bound{params, false};
+    row_set = castNode(Query, bind_params(reinterpret_cast<Node *>(row_set), &bound));
+    if (bound.failed)
+        return nullptr;
+
+    auto *identity = static_cast<QueryIdentity *>(palloc0(sizeof(QueryIdentity)));
+    identity->query_text = text;
+    collect_named_relations(reinterpret_cast<Node *>(row_set), &identity->relids);
+    identity->count_query = wrap_row_set(row_set);
+
+    Inspection inspection;
+    inspect(reinterpret_cast<Node *>(identity->count_query), &inspection);
+    identity->permission_rtes = inspection.permission_rtes;
+    identity->tables = inspection.tables;
+    identity->uncacheable = inspection.uncacheable;
+    identity->time_dependent = inspection.time_dependent;
+    identity->key = compute_key(row_set, inspection);
     return identity;
 }
 

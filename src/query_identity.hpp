@@ -8,6 +8,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "nodes/params.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
@@ -44,6 +45,19 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params);
 // applied is an error.
 ArrayType *capture_reading_settings();
 void apply_reading_settings(ArrayType *settings);
+
+// Transparent mode: the identity of a row set the caller's statement
+// already analyzed and rewritten (row_set is a copy; it is modified), with
+// its $n bound from params, as derive_identity() would give for a text
+// reading that row set: the same key, tables and refusals. nullptr when a
+// parameter cannot be bound (its value is missing or of another type).
+// text is the statement's, for messages and the entry's row.
+QueryIdentity *identity_of_row_set(Query *row_set, ParamListInfo params, const char *text);
+
+// Drops from a copy of a query tree what cannot change how many rows it
+// returns (its target list and ORDER BY, when nothing in them counts), so
+// that spellings of one row set share a key.
+void strip_row_set_spelling(Query *query);
 
 // The key as text (uuid form), for messages.
 char *key_to_cstring(const pg_uuid_t &key);

@@ -159,6 +159,8 @@ void check_permissions(const QueryIdentity *identity)
 
 namespace {
 
+int64 count_missed(const QueryIdentity *fresh, bool found, Entry &entry);
+
 int64 count_for_reader_in_call(const char *text, ArrayType *params)
 {
     query_memo::Lookup memo = query_memo::identity_for(text, params);
@@ -193,8 +195,13 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
         shared_index::note(identity->key, Event::kMiss, 0);
         return count_live(counting(), "the cache cannot be written in this transaction");
     }
+    return count_missed(counting(), found, entry);
+}
 
-    const QueryIdentity *fresh = counting();
+// A miss a reader may keep: counted (or estimated) under the key lock, as
+// fast_count() does; fresh has its count_query.
+int64 count_missed(const QueryIdentity *fresh, bool found, Entry &entry)
+{
     if (key_lock::held() >= key_lock::kMaxHeld)
         return count_live(fresh, "this transaction keeps as many new counts as it may");
     if (settings::estimate_on_miss && !(found && entry.has_count)) {
@@ -438,6 +445,50 @@ WorkerResult refresh_entry(const pg_uuid_t &key)
     cache_store::store_count(identity, reading.run, reading.signature);
     shared_index::note(key, Event::kCount, reading.run.milliseconds);
     return {Outcome::kRefreshed, reading.run.count, reading.run.milliseconds, result.query};
+}
+
+bool serve_transparent(const QueryIdentity *identity, Transparent level,
+                       TransparentAnswer *answer)
+{
+    if (!settings::enabled || identity->uncacheable != nullptr)
+        return false;
+    TimestampTz now = GetCurrentStatementStartTimestamp();
+    Entry entry;
+    bool found = find_entry_fresh(identity->key, &entry);
+    if (found && entry.mode != modes::kPeriodic) {
+        // The mode's answer under the caller's own snapshot and pending
+        // writes, or the statement's own plan.
+        if (!modes::read_without_counting(identity, entry, &answer->count))
+            return false;
+        answer->source = modes::name_of(entry);
+        answer->counted_at = 0;
+        shared_index::note(identity->key, Event::kHit, 0);
+        return true;
+    }
+    // A cached count does not hold this transaction's own writes: the
+    // statement runs as written.
+    if (level == Transparent::kExact || TransactionIdIsValid(GetTopTransactionIdIfAny()))
+        return false;
+    // The shared index may hold an older state of the row than the table
+    // (a count written while another transaction held the row); a miss
+    // here stores nothing that would fix it, so the table decides.
+    if (found && !usable(entry, now))
+        found = cache_store::lookup(identity->key, &entry);
+    if (found && usable(entry, now) && (entry.registered || level == Transparent::kAll)) {
+        shared_index::note(identity->key, Event::kHit, entry.count_ms);
+        if (entry.registered && now >= entry.next_refresh_at)
+            worker_control::ensure_worker_running();
+        answer->count = entry.count;
+        answer->source = entry.registered ? "registered" : "cached";
+        answer->counted_at = entry.counted_at;
+        return true;
+    }
+    if (level != Transparent::kAll || !cache_writable() || IsInParallelMode())
+        return false;
+    answer->count = count_missed(identity, found, entry);
+    answer->source = "counted";
+    answer->counted_at = GetCurrentTimestamp();
+    return true;
 }
 
 } // namespace fast_count::refresher

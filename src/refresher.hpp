@@ -39,4 +39,23 @@ bool cache_writable();
 // Raises 42501 unless the current user may run the query.
 void check_permissions(const QueryIdentity *identity);
 
+// Transparent mode (fast_count.transparent): how far a plain count(*)
+// may be answered from the cache.
+enum class Transparent { kExact = 1, kRegistered = 2, kAll = 3 };
+
+struct TransparentAnswer {
+    int64 count;
+    const char *source;      // "exact", "registered", "cached" or "counted"
+    TimestampTz counted_at;  // 0 for exact: the count is as of the caller's snapshot
+};
+
+// The answer to an intercepted count of identity (which has its
+// count_query), or false: the statement runs its own plan. Exact entries
+// give the caller's snapshot's count; with level kRegistered or kAll,
+// registered (and kAll: retroactive) counts within their bounds, unless
+// this transaction wrote; kAll keeps a miss as fast_count() would. The
+// caller's privileges are the executor's to check, on the statement.
+bool serve_transparent(const QueryIdentity *identity, Transparent level,
+                       TransparentAnswer *answer);
+
 } // namespace fast_count::refresher

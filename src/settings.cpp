@@ -23,6 +23,7 @@ int memo_size = 1000;
 bool estimate_on_miss = false;
 int max_refresh_every = 86400;
 int max_age = 0;
+int transparent = 1;
 
 namespace {
 
@@ -31,6 +32,11 @@ const struct config_enum_entry log_level_options[] = {
     {"debug2", DEBUG2, false}, {"debug1", DEBUG1, false}, {"debug", DEBUG2, true},
     {"info", INFO, false},     {"notice", NOTICE, false}, {"warning", WARNING, false},
     {"log", LOG, false},       {nullptr, 0, false},
+};
+
+const struct config_enum_entry transparent_options[] = {
+    {"off", 0, false}, {"exact", 1, false}, {"registered", 2, false}, {"all", 3, false},
+    {nullptr, 0, false},
 };
 
 } // namespace
@@ -134,6 +140,13 @@ void define_all(bool preloading)
         "A cached count taken longer ago than this is a miss for this session, whoever "
         "registered the query: it counts again. 0 sets no bound.",
         &max_age, 0, 0, INT_MAX / 1000, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomEnumVariable(
+        "fast_count.transparent", "Which plain SELECT count(*) statements the cache answers.",
+        "off: none; exact: those an exact-mode registration answers (the same number); "
+        "registered: also registered counts within their bounds; all: also retroactive "
+        "counts, and a miss is kept as fast_count() keeps it.",
+        &transparent, 1, transparent_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     MarkGUCPrefixReserved("fast_count");
 }

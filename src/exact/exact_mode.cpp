@@ -12,7 +12,8 @@ namespace fast_count::exact_mode {
 
 void init()
 {
-    modes::add({"exact", exact_internal::read_count, exact_internal::run_worker_tasks, forget});
+    modes::add({"exact", exact_internal::read_count, exact_internal::read_established,
+                exact_internal::run_worker_tasks, forget});
 
     namespace callbacks = transaction_callbacks;
     callbacks::before_commit(exact_deltas::before_commit);  // a writer's delta rows

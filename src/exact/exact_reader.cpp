@@ -45,7 +45,7 @@ void request_fold()
 
 } // namespace
 
-int64 read_count(const QueryIdentity *identity, const Entry &entry)
+bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *count)
 {
     (void) entry;
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
@@ -58,9 +58,20 @@ int64 read_count(const QueryIdentity *identity, const Entry &entry)
         // current one.
         int64 epoch;
         if (seen.bases_current ||
-            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch))
-            return seen.sum + exact_deltas::pending(identity->key);
+            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch)) {
+            *count = seen.sum + exact_deltas::pending(identity->key);
+            return true;
+        }
     }
+    return false;
+}
+
+int64 read_count(const QueryIdentity *identity, const Entry &entry)
+{
+    int64 count;
+    if (read_established(identity, entry, &count))
+        return count;
+    Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
     // Read the text again, under the locks the count needs: the identity
     // may come from a memo of an earlier transaction.

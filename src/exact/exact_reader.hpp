@@ -11,4 +11,9 @@ namespace fast_count::exact_internal {
 // Exact mode's reader (mode_registry.hpp): fast_count() of an exact entry.
 int64 read_count(const QueryIdentity *identity, const Entry &entry);
 
+// The same count when the delta rows give it for the caller's snapshot;
+// false (nothing counted) when only a live count could (transparent mode
+// then runs the statement's own plan).
+bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *count);
+
 } // namespace fast_count::exact_internal

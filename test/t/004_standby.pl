@@ -38,6 +38,11 @@ $primary->safe_psql('postgres', 'INSERT INTO items SELECT g, 0 FROM generate_ser
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', q{SELECT fast_count('SELECT * FROM items')}),
 	'4000', 'the standby serves the count cached on the primary');
+is($standby->safe_psql('postgres',
+		q{SET fast_count.transparent = 'all'; SELECT count(*) FROM items}),
+	'4000', 'so does a plain count(*) in transparent mode');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM items}),
+	'4100', 'which by default (exact) runs as written: the count is not exact');
 is($standby->safe_psql('postgres', q{SELECT fast_count('SELECT * FROM items WHERE state = 0')}),
 	'1100', 'a miss on the standby is counted live');
 is($standby->safe_psql('postgres',

@@ -1,0 +1,245 @@
+#include "transparent_scan.hpp"
+
+#include "pg/pg_boundary.hpp"
+#include "query_identity.hpp"
+#include "refresher.hpp"
+#include "settings.hpp"
+#include "transparent_match.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "catalog/namespace.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/plannodes.h"
+#include "optimizer/planner.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+}
+
+namespace fast_count::transparent {
+
+namespace {
+
+planner_hook_type previous_planner = nullptr;
+
+// custom_private: the row set, then the statement's text.
+struct FastCountState {
+    CustomScanState css;
+    Query *row_set;
+    const char *text;
+    bool decided;  // looked up in this scan
+    bool hit;
+    bool returned;  // the hit's row went out
+    refresher::TransparentAnswer answer;
+};
+
+extern const CustomScanMethods scan_methods;
+extern const CustomExecMethods exec_methods;
+
+Node *create_state(CustomScan *cscan)
+{
+    auto *state = reinterpret_cast<FastCountState *>(newNode(sizeof(FastCountState),
+                                                              T_CustomScanState));
+    state->css.methods = &exec_methods;
+    state->row_set = castNode(Query, linitial(cscan->custom_private));
+    state->text = strVal(lsecond(cscan->custom_private));
+    return reinterpret_cast<Node *>(state);
+}
+
+void begin_scan(CustomScanState *node, EState *estate, int eflags)
+{
+    CustomScan *cscan = castNode(CustomScan, node->ss.ps.plan);
+    outerPlanState(node) = ExecInitNode(outerPlan(cscan), estate, eflags);
+}
+
+refresher::Transparent level_now()
+{
+    return static_cast<refresher::Transparent>(settings::transparent);
+}
+
+// The lookup, at execution: the parameters as bound now, the setting as
+// it is now. Never an error of its own: a statement that cannot be
+// answered runs as written.
+bool look_up(FastCountState *state)
+{
+    if (settings::transparent == 0 || !settings::enabled || InSecurityRestrictedOperation() ||
+        IsParallelWorker() || !OidIsValid(get_namespace_oid("fast_count", true)))
+        return false;
+    EState *estate = state->css.ss.ps.state;
+    Query *row_set = static_cast<Query *>(copyObject(state->row_set));
+    const QueryIdentity *identity =
+        identity_of_row_set(row_set, estate->es_param_list_info, state->text);
+    if (identity == nullptr || identity->uncacheable != nullptr)
+        return false;
+    return refresher::serve_transparent(identity, level_now(), &state->answer);
+}
+
+TupleTableSlot *exec_scan(CustomScanState *node)
+{
+    auto *state = reinterpret_cast<FastCountState *>(node);
+    if (!state->decided) {
+        state->decided = true;
+        bool hit = false;
+        cpp_entry([&] {
+            hit = look_up(state);
+            return Datum(0);
+        });
+        state->hit = hit;
+    }
+    if (!state->hit)
+        return ExecProcNode(outerPlanState(node));
+    if (state->returned)
+        return nullptr;
+    state->returned = true;
+    TupleTableSlot *slot = node->ss.ps.ps_ResultTupleSlot;
+    ExecClearTuple(slot);
+    slot->tts_values[0] = Int64GetDatum(state->answer.count);
+    slot->tts_isnull[0] = false;
+    return ExecStoreVirtualTuple(slot);
+}
+
+void end_scan(CustomScanState *node)
+{
+    ExecEndNode(outerPlanState(node));
+}
+
+void rescan(CustomScanState *node)
+{
+    auto *state = reinterpret_cast<FastCountState *>(node);
+    state->decided = false;
+    state->hit = false;
+    state->returned = false;
+    PlanState *child = outerPlanState(node);
+    if (child->chgParam == nullptr)
+        ExecReScan(child);
+}
+
+void explain_scan(CustomScanState *node, List *, ExplainState *es)
+{
+    auto *state = reinterpret_cast<FastCountState *>(node);
+    if (!es->analyze || !state->decided)
+        return;
+    if (!state->hit) {
+        ExplainPropertyText("Cached Count", "miss", es);
+        return;
+    }
+    const char *source = state->answer.source;
+    ExplainPropertyText("Cached Count",
+                        strcmp(source, "counted") == 0 ? "miss, counted and kept"
+                                                       : psprintf("hit (%s)", source),
+                        es);
+    // The age changes from run to run; it is a timing, shown with them.
+    if (es->timing && state->answer.counted_at != 0) {
+        long secs;
+        int usecs;
+        TimestampDifference(state->answer.counted_at, GetCurrentTimestamp(), &secs, &usecs);
+        ExplainPropertyFloat("Count Age", "s", secs + usecs / 1e6, 3, es);
+    }
+}
+
+const CustomScanMethods scan_methods = {"FastCount", create_state};
+
+const CustomExecMethods exec_methods = {
+    "FastCount", begin_scan, exec_scan, end_scan, rescan,
+    nullptr,     nullptr,    nullptr,   nullptr,  nullptr,
+    nullptr,     nullptr,    explain_scan,
+};
+
+int max_plan_node_id(const Plan *plan)
+{
+    if (plan == nullptr)
+        return -1;
+    return Max(plan->plan_node_id,
+               Max(max_plan_node_id(plan->lefttree), max_plan_node_id(plan->righttree)));
+}
+
+// The FastCount node over the statement's plan: one output column, the
+// child's count, passed through on a miss.
+Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text)
+{
+    Plan *child = stmt->planTree;
+    CustomScan *cscan = makeNode(CustomScan);
+    Plan *plan = &cscan->scan.plan;
+    plan->startup_cost = child->startup_cost;
+    plan->total_cost = child->total_cost;
+    plan->plan_rows = child->plan_rows;
+    plan->plan_width = child->plan_width;
+    plan->parallel_aware = false;
+    plan->parallel_safe = false;
+    int id = max_plan_node_id(child);
+    ListCell *lc;
+    foreach (lc, stmt->subplans)
+        id = Max(id, max_plan_node_id(static_cast<Plan *>(lfirst(lc))));
+    plan->plan_node_id = id + 1;
+    foreach (lc, child->targetlist) {
+        TargetEntry *target = lfirst_node(TargetEntry, lc);
+        Var *var = makeVarFromTargetEntry(OUTER_VAR, target);
+        plan->targetlist = lappend(
+            plan->targetlist, makeTargetEntry(reinterpret_cast<Expr *>(var), target->resno,
+                                              target->resname, target->resjunk));
+    }
+    plan->lefttree = child;
+    cscan->scan.scanrelid = 0;
+    cscan->flags = 0;
+    cscan->custom_private = list_make2(row_set, makeString(pstrdup(text ? text : "")));
+    cscan->methods = &scan_methods;
+    return plan;
+}
+
+// Whether the row set may be answered at all (what fast_count() refuses
+// to cache never gets the node); parameters are not bound yet.
+bool cacheable_shape(Query *row_set, const char *text)
+{
+    Query *copy = static_cast<Query *>(copyObject(row_set));
+    ParamListInfo none = makeParamList(0);
+    const QueryIdentity *identity = identity_of_row_set(copy, none, text);
+    // Unbound parameters make no identity here; their values decide later.
+    return identity == nullptr || identity->uncacheable == nullptr;
+}
+
+bool installed()
+{
+    Oid schema = get_namespace_oid("fast_count", true);
+    return OidIsValid(schema) && OidIsValid(get_relname_relid("entries", schema));
+}
+
+PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bound)
+{
+    Query *row_set = nullptr;
+    if (transparent::may_be_count(parse) && settings::transparent != 0 && settings::enabled &&
+        (options & CURSOR_OPT_SCROLL) == 0 && !InSecurityRestrictedOperation() &&
+        !IsParallelWorker() && !IsBinaryUpgrade) {
+        cpp_entry([&] {
+            Query *candidate = counted_row_set(parse);
+            if (candidate != nullptr && installed() && cacheable_shape(candidate, text))
+                row_set = candidate;
+            return Datum(0);
+        });
+    }
+    PlannedStmt *stmt = previous_planner != nullptr
+                            ? previous_planner(parse, text, options, bound)
+                            : standard_planner(parse, text, options, bound);
+    if (row_set != nullptr && stmt->planTree != nullptr &&
+        list_length(stmt->planTree->targetlist) == 1)
+        stmt->planTree = wrap_plan(stmt, row_set, text);
+    return stmt;
+}
+
+} // namespace
+
+void init()
+{
+    RegisterCustomScanMethods(&scan_methods);
+    previous_planner = planner_hook;
+    planner_hook = plan;
+}
+
+} // namespace fast_count::transparent
