@@ -666,6 +666,20 @@ bool collect_name_hashes(Node *node, void *context)
                                       context);
 }
 
+// Fills in what identity's count query says of itself: the relations and
+// privileges it reads, whether and how it can be cached, and the key of the
+// row set it counts.
+void describe_count(QueryIdentity *identity, Query *row_set)
+{
+    Inspection inspection;
+    inspect(reinterpret_cast<Node *>(identity->count_query), &inspection);
+    identity->permission_rtes = inspection.permission_rtes;
+    identity->tables = inspection.tables;
+    identity->uncacheable = inspection.uncacheable;
+    identity->time_dependent = inspection.time_dependent;
+    identity->key = compute_key(row_set, inspection);
+}
+
 } // namespace
 
 QueryIdentity *derive_identity(const char *text, ArrayType *params)
@@ -717,14 +731,8 @@ QueryIdentity *derive_identity(const char *text, ArrayType *params)
         elog(ERROR, "rewriting a SELECT produced %d queries", list_length(rewritten));
     identity->count_query = linitial_node(Query, rewritten);
 
-    Inspection inspection;
-    inspect(reinterpret_cast<Node *>(identity->count_query), &inspection);
-    identity->permission_rtes = inspection.permission_rtes;
-    identity->tables = inspection.tables;
-    identity->uncacheable = inspection.uncacheable;
-    identity->time_dependent = inspection.time_dependent;
-    identity->key = compute_key(
-        linitial_node(RangeTblEntry, identity->count_query->rtable)->subquery, inspection);
+    describe_count(identity,
+                   linitial_node(RangeTblEntry, identity->count_query->rtable)->subquery);
     return identity;
 }
 
@@ -835,13 +843,7 @@ QueryIdentity *identity_of_row_set(Query *row_set, ParamListInfo params, const c
     collect_named_relations(reinterpret_cast<Node *>(row_set), &identity->relids);
     identity->count_query = wrap_row_set(row_set);
 
-    Inspection inspection;
-    inspect(reinterpret_cast<Node *>(identity->count_query), &inspection);
-    identity->permission_rtes = inspection.permission_rtes;
-    identity->tables = inspection.tables;
-    identity->uncacheable = inspection.uncacheable;
-    identity->time_dependent = inspection.time_dependent;
-    identity->key = compute_key(row_set, inspection);
+    describe_count(identity, row_set);
     return identity;
 }
 
