@@ -42,6 +42,13 @@ sub backend_still_works
 		'100', "$what: the next session counts");
 }
 
+# A misspelt site is refused, naming it, and arms nothing.
+{
+	my ($ret, $out, $err) = with_fault('allocater', 'SELECT 1');
+	like($err, qr/ERROR:  invalid value for parameter "fast_count.inject_fault": "allocater"\nDETAIL:  Unknown fault injection site "allocater"\./,
+		'an unknown site is refused with its name');
+}
+
 # --- in a backend ---
 my ($ret, $out, $err) = with_fault('allocator', 'INSERT INTO inbox VALUES (1000, true)');
 like($err, qr/ERROR:  out of memory in fast_count/, 'allocator: the exact trigger fails with an ERROR');
