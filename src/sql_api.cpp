@@ -283,7 +283,7 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
         if (identity != nullptr && memcmp(key.data, identity->key.data, UUID_LEN) == 0)
             continue;
         // The grouped registrations of a text with group_by, the others without.
-        if (exact_mode::is_grouped(key) != (group_by != nullptr))
+        if (!exact_mode::registered_with_groups(key, group_by))
             continue;
         cache_store::Entry entry;
         if (!cache_store::lookup(key, &entry))

@@ -1,6 +1,7 @@
 #include "exact/exact_groups.hpp"
 
 #include "exact/exact_store.hpp"
+#include "pg/node_walk.hpp"
 
 extern "C" {
 #include "access/nbtree.h"
@@ -15,6 +16,7 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "access/transam.h"
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -195,8 +197,35 @@ bool is_integer(Oid type)
 // equality of integer_ops with another integer type, as `bigint_col = 42`
 // is), under a collation that compares bytes. nullptr when the condition
 // does not name one group (NULL, another type, a value out of range).
+bool is_user_function(Oid funcid, void *)
+{
+    return funcid >= FirstNormalObjectId;
+}
+
+bool calls_user_function(Node *node, void *context)
+{
+    if (node == nullptr)
+        return false;
+    if (check_functions_in_node(node, is_user_function, context))
+        return true;
+    return walk_expression(node, calls_user_function, context);
+}
+
+// `42::bigint` and the casts an IN list gets are function calls until the
+// planner folds them: fold them here, when only built-in functions of
+// constants are called (nothing user-defined runs on this path).
+Node *folded(Node *node)
+{
+    if (node == nullptr || IsA(node, Const) || calls_user_function(node, nullptr) ||
+        contain_mutable_functions(node) || contain_var_clause(node) ||
+        contain_volatile_functions(node))
+        return node;
+    return strip_relabel(eval_const_expressions(nullptr, node));
+}
+
 Const *group_value(Oid opno, Oid collation, const Var *var, Node *other)
 {
+    other = folded(other);
     if (other == nullptr || !IsA(other, Const))
         return nullptr;
     Const *value = castNode(Const, other);
@@ -295,7 +324,7 @@ bool read_condition(Node *clause, Index rtindex, Condition *out)
         List *values = NIL;
         ListCell *lc;
         foreach (lc, elements) {
-            Node *element = strip_relabel(static_cast<Node *>(lfirst(lc)));
+            Node *element = folded(strip_relabel(static_cast<Node *>(lfirst(lc))));
             // A NULL in the list matches no row.
             if (element != nullptr && IsA(element, Const) && castNode(Const, element)->constisnull)
                 continue;

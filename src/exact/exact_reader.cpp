@@ -12,6 +12,7 @@
 #include "exact/exact_deltas.hpp"
 #include "exact/exact_groups.hpp"
 #include "exact/exact_store.hpp"
+#include "shared_index.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -156,8 +157,10 @@ List *read_groups(const QueryIdentity *identity, const pg_uuid_t &key, ArrayType
 int64 read_count(const QueryIdentity *identity, const Entry &entry)
 {
     int64 count;
-    if (read_established(identity, entry, &count))
+    if (read_established(identity, entry, &count)) {
+        shared_index::note(entry.key, shared_index::Event::kHit, entry.count_ms);
         return count;
+    }
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
     // Read the text again, under the locks the count needs: the identity

@@ -14,6 +14,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
@@ -183,11 +184,25 @@ bool grouped_key(QueryIdentity *identity, ArrayType *group_by)
     return true;
 }
 
-bool is_grouped(const pg_uuid_t &key)
+bool registered_with_groups(const pg_uuid_t &key, ArrayType *group_by)
 {
     exact_store::ExactEntry entry;
-    return exact_store::available() && exact_store::lookup(key, &entry) && entry.exact &&
-           entry.group_by != nullptr;
+    bool grouped = exact_store::available() && exact_store::lookup(key, &entry) && entry.exact &&
+                   entry.group_by != nullptr;
+    if (!grouped || group_by == nullptr)
+        return grouped == (group_by != nullptr);
+    Datum *a, *b;
+    bool *a_nulls, *b_nulls;
+    int na, nb;
+    deconstruct_array(entry.group_by, TEXTOID, -1, false, TYPALIGN_INT, &a, &a_nulls, &na);
+    deconstruct_array(group_by, TEXTOID, -1, false, TYPALIGN_INT, &b, &b_nulls, &nb);
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (a_nulls[i] || b_nulls[i] ||
+            strcmp(TextDatumGetCString(a[i]), TextDatumGetCString(b[i])) != 0)
+            return false;
+    return true;
 }
 
 Eligibility check_eligible(const QueryIdentity *identity)

@@ -42,8 +42,8 @@ void make_grouped(QueryIdentity *identity, Eligibility *eligibility, ArrayType *
 // not those of its table.
 bool grouped_key(QueryIdentity *identity, ArrayType *group_by);
 
-// Whether key is a grouped exact registration.
-bool is_grouped(const pg_uuid_t &key);
+// Whether key is registered with these group columns (nullptr: none).
+bool registered_with_groups(const pg_uuid_t &key, ArrayType *group_by);
 
 // After cache_store::register_query(), under the key lock: makes the entry
 // exact (triggers, state 'backfill') or, for mode periodic, turns an exact
