@@ -81,7 +81,8 @@ CREATE FUNCTION fast_count._entries(
     OUT count_duration interval, OUT last_error text, OUT last_error_at timestamptz,
     OUT failures integer, OUT owner oid, OUT relids oid[], OUT settings text[],
     OUT mode text, OUT exact_state text, OUT is_estimate boolean,
-    OUT checked_at timestamptz, OUT hits bigint, OUT misses bigint, OUT refreshes bigint)
+    OUT checked_at timestamptz, OUT hits bigint, OUT misses bigint, OUT refreshes bigint,
+    OUT group_by text[])
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fast_count_entries_list'
 LANGUAGE C VOLATILE
@@ -110,6 +111,7 @@ SELECT e.key,
        e.settings,
        e.mode,
        e.exact_state,
+       e.group_by,
        e.is_estimate,
        coalesce(e.checked_at, e.counted_at) AS checked_at,
        (e.registered AND e.mode = 'periodic' AND e.next_refresh_at < now()) AS served_stale,
