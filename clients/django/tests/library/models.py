@@ -87,3 +87,25 @@ class PublishedBook(Book):
 
     class Meta:
         proxy = True
+
+
+class PlainBook(Book):
+    """Book as a project with no fast_count code has it: Django's own
+    models.Manager (the admin, DRF and count() of test_transparent_*.py)."""
+
+    objects = models.Manager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "book"
+
+
+class LaggingBook(Book):
+    """The same, its reads routed to the connections that take registered
+    counts (settings: DATABASES["registered"], routers.LaggingBooksThere)."""
+
+    objects = models.Manager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "book"

@@ -1,8 +1,8 @@
-from rest_framework import generics, serializers
+from rest_framework import generics, pagination, serializers
 
 from fast_count_django.pagination import FastCountLimitOffsetPagination
 
-from .models import Book
+from .models import Book, LaggingBook, PlainBook
 
 
 class BookSerializer(serializers.ModelSerializer):
@@ -33,3 +33,33 @@ class BookList(generics.ListAPIView):
 
 class BookListByOffset(BookList):
     pagination_class = FastCountLimitOffsetPagination
+
+
+class PlainBookList(generics.ListAPIView):
+    """DRF's own ListAPIView and PageNumberPagination over a plain
+    models.Manager: no fast_count code (test_transparent_drf.py)."""
+
+    serializer_class = BookSerializer
+    pagination_class = pagination.PageNumberPagination
+    book_model = PlainBook
+
+    def get_queryset(self):
+        books = self.book_model.objects.select_related("author").order_by("-pages", "id")
+        if "published" in self.request.query_params:
+            books = books.filter(published=self.request.query_params["published"] == "1")
+        return books
+
+
+class PlainBookListByOffset(PlainBookList):
+    pagination_class = pagination.LimitOffsetPagination
+
+
+class LaggingBookList(PlainBookList):
+    """The same over LaggingBook, whose reads the router sends to the
+    connections with fast_count.transparent = registered."""
+
+    book_model = LaggingBook
+
+
+class LaggingBookListByOffset(LaggingBookList):
+    pagination_class = pagination.LimitOffsetPagination
