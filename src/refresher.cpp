@@ -195,8 +195,10 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     // costs no clock read.
     TimestampTz now = GetCurrentStatementStartTimestamp();
     bool hit_counted;
-    bool found = find_entry(identity->key, &entry, now, &hit_counted) ||
-                 find_serving_entry(identity, &entry, now, &hit_counted);
+    // An exact count that serves the row set comes before a cached count
+    // of its own key (a retroactive count of `q AND col = v`, say).
+    bool found = find_serving_entry(identity, &entry, now, &hit_counted) ||
+                 find_entry(identity->key, &entry, now, &hit_counted);
     if (found && entry.mode != modes::kPeriodic)  // its mode answers, never a cached count
         return modes::read_count(identity, entry);
     if (found && usable(entry, now)) {
@@ -469,15 +471,9 @@ bool serve_transparent(const QueryIdentity *identity, Transparent level,
         return false;
     TimestampTz now = GetCurrentStatementStartTimestamp();
     Entry entry;
-    bool found = find_entry_fresh(identity->key, &entry);
-    if (!found) {
-        bool counted;
-        Entry serving;
-        if (find_serving_entry(identity, &serving, now, &counted)) {
-            entry = serving;
-            found = true;
-        }
-    }
+    bool counted;
+    bool found = find_serving_entry(identity, &entry, now, &counted) ||
+                 find_entry_fresh(identity->key, &entry);
     if (found && entry.mode != modes::kPeriodic) {
         // The mode's answer under the caller's own snapshot and pending
         // writes, or the statement's own plan.
