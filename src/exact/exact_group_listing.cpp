@@ -10,7 +10,10 @@
 #include "refresher.hpp"
 
 extern "C" {
+#include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
@@ -64,6 +67,23 @@ exact_store::ExactEntry find_registration(QueryIdentity *identity, ArrayType *gr
     pg_unreachable();
 }
 
+void require_column_privileges(Oid table, ArrayType *group_by)
+{
+    if (pg_class_aclcheck(table, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+        return;
+    Datum *names;
+    bool *nulls;
+    int n;
+    deconstruct_array(group_by, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+    for (int i = 0; i < n; i++) {
+        const char *name = nulls[i] ? "" : TextDatumGetCString(names[i]);
+        AttrNumber attnum = get_attnum(table, name);
+        if (attnum == InvalidAttrNumber ||
+            pg_attribute_aclcheck(table, attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+            aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(table));
+    }
+}
+
 } // namespace
 
 FAST_COUNT_FUNCTION(fast_count_groups)
@@ -82,6 +102,9 @@ FAST_COUNT_FUNCTION(fast_count_groups)
     // Nothing is revealed about relations the caller cannot read.
     refresher::check_permissions(identity);
     exact_store::ExactEntry entry = find_registration(identity, group_by);
+    // The groups' values are the group columns' values: the caller may
+    // read them (the query's own columns were checked above).
+    require_column_privileges(entry.table, entry.group_by);
     List *groups = exact_internal::read_groups(identity, entry.key, entry.group_by, entry.table);
 
     InitMaterializedSRF(fcinfo, 0);

@@ -112,7 +112,9 @@ List *read_groups(const QueryIdentity *identity, const pg_uuid_t &key, ArrayType
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     exact_store::Sum epoch = exact_store::sum(key, snapshot);
     List *groups;
-    if (based_currently(key, epoch)) {
+    // A query that can no longer be kept (row-level security enabled since,
+    // say) is counted as the caller, with what the caller may see.
+    if (identity->uncacheable == nullptr && based_currently(key, epoch)) {
         groups = exact_store::group_sums(key, snapshot);
         // This transaction's own changes, group by group.
         List *pending = exact_deltas::pending_groups(key);

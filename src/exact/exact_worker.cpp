@@ -102,15 +102,22 @@ OwnerRead read_as_owner(const ExactEntry &entry, Eligible eligible_how,
         else
             is_eligible = eligible(identity, &eligibility, &why);
         // A grouped entry's key is of the text and its group columns.
+        // Eligible or not, so that a grouped registration never moves to
+        // a plain query's key (or another grouping's); when its columns are
+        // gone it stays where it is, not eligible.
         exact_groups::Columns columns;
         if (entry.group_by != nullptr) {
+            Oid table = eligibility.table;
+            if (!OidIsValid(table) && list_length(identity->relids) == 1)
+                table = linitial_oid(identity->relids);
             if (eligible_how == Eligible::kRequire)
-                columns = exact_groups::check_columns(eligibility.table, entry.group_by);
-            else if (!is_eligible ||
-                     !exact_groups::find_columns_of(eligibility.table, entry.group_by, &columns))
-                is_eligible = false;
-            if (is_eligible)
+                columns = exact_groups::check_columns(table, entry.group_by);
+            if (OidIsValid(table) && exact_groups::find_columns_of(table, entry.group_by, &columns)) {
                 identity->key = exact_groups::registration_key(identity->key, columns);
+            } else {
+                identity->key = entry.key;
+                is_eligible = false;
+            }
         }
         List *groups = NIL;
         if (count_key != nullptr && same_key(identity->key, *count_key)) {
