@@ -192,11 +192,6 @@ bool is_integer(Oid type)
     return type == INT2OID || type == INT4OID || type == INT8OID;
 }
 
-// The value a column is compared with by opno, as a value of the column's
-// type: opno must be the type's own equality (or, for integer columns, the
-// equality of integer_ops with another integer type, as `bigint_col = 42`
-// is), under a collation that compares bytes. nullptr when the condition
-// does not name one group (NULL, another type, a value out of range).
 bool is_user_function(Oid funcid, void *)
 {
     return funcid >= FirstNormalObjectId;
@@ -223,6 +218,11 @@ Node *folded(Node *node)
     return strip_relabel(eval_const_expressions(nullptr, node));
 }
 
+// The value a column is compared with by opno, as a value of the column's
+// type: opno must be the type's own equality (or, for integer columns, the
+// equality of integer_ops with another integer type, as `bigint_col = 42`
+// is), under a collation that compares bytes. nullptr when the condition
+// does not name one group (NULL, another type, a value out of range).
 Const *group_value(Oid opno, Oid collation, const Var *var, Node *other)
 {
     other = folded(other);

@@ -56,6 +56,10 @@ struct Counted {
     ExprState *qual;  // nullptr: every row counts
     bool grouped;     // one count per group of columns (in the trigger's relation)
     exact_groups::Columns columns;
+    // The last group seen and its key: rows of one group in a row (a bulk
+    // load by author, one writer's rows) hash once.
+    bytea *last_group;  // in the state's context
+    pg_uuid_t last_key;
 };
 
 // What one trigger (on one relation) does, built on first use.
@@ -180,9 +184,11 @@ TriggerState *build(const Trigger *trigger, Relation rel, bool truncate)
                            ? compile(entry->predicate, rel, state->origin)
                            : nullptr;
         counted.grouped = entry->group_by != nullptr;
-        if (counted.grouped && !truncate && !exact_groups::find_columns(rel, entry->group_by, &counted.columns))
+        counted.last_group = nullptr;
+        if (counted.grouped && !truncate &&
+            !exact_groups::find_columns(rel, entry->group_by, &counted.columns))
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("fast_count: a group column of an exact count is missing in \"%s\"",
+                            errmsg("a group column of an exact count is missing in \"%s\"",
                                    RelationGetRelationName(rel)),
                             errhint("Unregister the grouped count with fast_count_unregister().")));
     }
@@ -229,10 +235,26 @@ inline bool matches(const Counted &counted, ExprContext *econtext, TupleTableSlo
 // deleted), for every exact query of the relation: P(new) - P(old), on
 // the row's group for a grouped count (a row changing groups leaves one
 // and enters the other).
+pg_uuid_t key_of_group(TriggerState *state, Counted &counted, const bytea *group)
+{
+    if (counted.last_group != nullptr && exact_groups::same_group(counted.last_group, group))
+        return counted.last_key;
+    pg_uuid_t key = exact_groups::group_key(counted.key, group);
+    size_t size = VARSIZE_ANY(group);
+    if (counted.last_group == nullptr || VARSIZE_ANY(counted.last_group) < size) {
+        if (counted.last_group != nullptr)
+            pfree(counted.last_group);
+        counted.last_group = static_cast<bytea *>(MemoryContextAlloc(state->context, size));
+    }
+    memcpy(counted.last_group, group, size);
+    counted.last_key = key;
+    return key;
+}
+
 void account_row(TriggerState *state, TupleTableSlot *old_slot, TupleTableSlot *new_slot)
 {
     for (int i = 0; i < state->count; i++) {
-        const Counted &counted = state->counted[i];
+        Counted &counted = state->counted[i];
         if (!counted.grouped && old_slot != nullptr && new_slot != nullptr &&
             counted.qual == nullptr)
             continue;  // an UPDATE of a count of every row changes nothing
@@ -250,10 +272,10 @@ void account_row(TriggerState *state, TupleTableSlot *old_slot, TupleTableSlot *
         if (was && is && exact_groups::same_group(old_group, new_group))
             continue;
         if (was)
-            exact_deltas::add_group(exact_groups::group_key(counted.key, old_group), counted.key,
+            exact_deltas::add_group(key_of_group(state, counted, old_group), counted.key,
                                     old_group, -1);
         if (is)
-            exact_deltas::add_group(exact_groups::group_key(counted.key, new_group), counted.key,
+            exact_deltas::add_group(key_of_group(state, counted, new_group), counted.key,
                                     new_group, 1);
     }
 }
