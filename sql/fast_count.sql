@@ -50,7 +50,8 @@ CREATE TABLE fast_count.entries (
     exact_predicate  text,
     is_estimate      boolean     NOT NULL DEFAULT false,
     change_signature bytea,
-    checked_at       timestamptz
+    checked_at       timestamptz,
+    group_by         text[]
 );
 REVOKE ALL ON fast_count.entries FROM PUBLIC;
 COMMENT ON TABLE fast_count.entries IS 'fast_count cache and registry; read it through fast_count_entries';
@@ -80,7 +81,8 @@ CREATE FUNCTION fast_count._entries(
     OUT count_duration interval, OUT last_error text, OUT last_error_at timestamptz,
     OUT failures integer, OUT owner oid, OUT relids oid[], OUT settings text[],
     OUT mode text, OUT exact_state text, OUT is_estimate boolean,
-    OUT checked_at timestamptz, OUT hits bigint, OUT misses bigint, OUT refreshes bigint)
+    OUT checked_at timestamptz, OUT hits bigint, OUT misses bigint, OUT refreshes bigint,
+    OUT group_by text[])
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fast_count_entries_list'
 LANGUAGE C VOLATILE
@@ -109,6 +111,7 @@ SELECT e.key,
        e.settings,
        e.mode,
        e.exact_state,
+       e.group_by,
        e.is_estimate,
        coalesce(e.checked_at, e.counted_at) AS checked_at,
        (e.registered AND e.mode = 'periodic' AND e.next_refresh_at < now()) AS served_stale,
@@ -148,19 +151,31 @@ COMMENT ON FUNCTION fast_count_estimate(text, text[]) IS
 CREATE FUNCTION fast_count_register(query text,
                                     refresh_every interval DEFAULT NULL,
                                     params text[] DEFAULT NULL,
-                                    mode text DEFAULT 'periodic')
+                                    mode text DEFAULT 'periodic',
+                                    group_by text[] DEFAULT NULL)
 RETURNS uuid
 AS 'MODULE_PATHNAME', 'fast_count_register'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION fast_count_register(text, interval, text[], text) IS
-    'registers the query: mode periodic (default) has the worker re-count it every refresh_every; mode exact keeps its count exact with triggers (single-table queries); returns its key';
+COMMENT ON FUNCTION fast_count_register(text, interval, text[], text, text[]) IS
+    'registers the query: mode periodic (default) has the worker re-count it every refresh_every; mode exact keeps its count exact with triggers (single-table queries), one count per group of the group_by columns when given; returns its key';
 
-CREATE FUNCTION fast_count_unregister(query text, params text[] DEFAULT NULL)
+CREATE FUNCTION fast_count_unregister(query text, params text[] DEFAULT NULL,
+                                      group_by text[] DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'fast_count_unregister'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION fast_count_unregister(text, text[]) IS
-    'stops refreshing a registered query and forgets its count';
+COMMENT ON FUNCTION fast_count_unregister(text, text[], text[]) IS
+    'stops refreshing a registered query (its grouped registration with group_by) and forgets its count';
+
+-- Every group of a grouped exact registration with a non-zero count, exact
+-- under the caller's snapshot, without scanning the table.
+CREATE FUNCTION fast_count_groups(query text, params text[] DEFAULT NULL,
+                                  group_by text[] DEFAULT NULL)
+RETURNS TABLE(key text[], count bigint)
+AS 'MODULE_PATHNAME', 'fast_count_groups'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+COMMENT ON FUNCTION fast_count_groups(text, text[], text[]) IS
+    'the exact count of every non-empty group of a query registered with mode => ''exact'', group_by => ...';
 
 CREATE FUNCTION fast_count_refresh(query text, params text[] DEFAULT NULL)
 RETURNS bigint
@@ -208,16 +223,26 @@ CREATE EVENT TRIGGER fast_count_on_sql_drop ON sql_drop
 -- (re)based the count, and tells readers whether a TRUNCATE, ALTER TABLE or
 -- re-count happened that their snapshot does not see. The worker folds a
 -- query's rows into one. Written only by the extension's C code.
+--
+-- A grouped registration (group_by) keeps one count per group: its rows
+-- have key = the group's own key (derived from the registration's key and
+-- the group's values), parent = the registration's key and grp = the
+-- group's values as bytes (datum images, which equality of the columns'
+-- types compares); the registration's own key holds only its epoch rows.
 CREATE TABLE fast_count.exact_deltas (
-    key   uuid   NOT NULL,
-    delta bigint NOT NULL,
-    epoch bigint
+    key    uuid   NOT NULL,
+    delta  bigint NOT NULL,
+    epoch  bigint,
+    parent uuid,
+    grp    bytea
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
         autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
 CREATE INDEX exact_deltas_key_idx ON fast_count.exact_deltas (key);
 -- Readers look up the latest base of a key here; writers' rows (epoch NULL)
 -- never touch this index.
 CREATE INDEX exact_deltas_base_idx ON fast_count.exact_deltas (key) WHERE epoch IS NOT NULL;
+-- Every group of a grouped registration, for fast_count_groups() and folds.
+CREATE INDEX exact_deltas_parent_idx ON fast_count.exact_deltas (parent) WHERE parent IS NOT NULL;
 REVOKE ALL ON fast_count.exact_deltas FROM PUBLIC;
 COMMENT ON TABLE fast_count.exact_deltas IS 'fast_count exact mode: per-transaction count deltas and base counts';
 

@@ -26,7 +26,7 @@ const char *const kColumnNames[kColumnCount] = {
     "count_duration", "registered",    "refresh_every", "next_refresh_at",
     "registered_at", "last_error",     "last_error_at", "failures",
     "mode",          "exact_state",    "exact_predicate", "is_estimate", "change_signature",
-    "checked_at",
+    "checked_at",    "group_by",
 };
 
 // The columns exact mode needs on entries.
@@ -34,6 +34,7 @@ constexpr Column kExactColumns[] = {kMode, kExactState, kExactPredicate};
 
 struct DeltaColumns {
     AttrNumber key, delta, epoch;
+    AttrNumber parent, group;  // 0.4.0; 0 when absent
 };
 
 // What one backend found; valid while `found` holds (relation_changed()
@@ -49,11 +50,13 @@ struct Found {
     Oid deltas_oid = InvalidOid;
     Oid deltas_key_index = InvalidOid;
     Oid deltas_base_index = InvalidOid;
-    DeltaColumns delta_columns{0, 0, 0};
+    Oid deltas_parent_index = InvalidOid;  // 0.4.0
+    DeltaColumns delta_columns{0, 0, 0, 0, 0};
     // (CacheMemoryContext; left there after an invalidation of our own
     // tables, which is rare: a few bytes each time.)
     IndexInfo *key_index_info = nullptr;
     IndexInfo *base_index_info = nullptr;
+    IndexInfo *parent_index_info = nullptr;
 };
 Found found;
 
@@ -136,13 +139,15 @@ void find_deltas()
     found.deltas_oid = relation_in_schema("exact_deltas");
     found.deltas_key_index = relation_in_schema("exact_deltas_key_idx");
     found.deltas_base_index = relation_in_schema("exact_deltas_base_idx");
+    found.deltas_parent_index = relation_in_schema("exact_deltas_parent_idx");
     if (!found.entries || !OidIsValid(found.deltas_oid) || !OidIsValid(found.deltas_key_index) ||
         !OidIsValid(found.deltas_base_index))
         return;
     Relation rel = table_open(found.deltas_oid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
     found.delta_columns = {delta_column(desc, "key"), delta_column(desc, "delta"),
-                           delta_column(desc, "epoch")};
+                           delta_column(desc, "epoch"), delta_column(desc, "parent"),
+                           delta_column(desc, "grp")};
     table_close(rel, AccessShareLock);
     found.deltas = true;
 }
@@ -304,6 +309,15 @@ bool exact_available()
     return columns.key != 0 && columns.delta != 0 && columns.epoch != 0;
 }
 
+bool groups_available()
+{
+    if (!exact_available())
+        return false;
+    const DeltaColumns &columns = found.delta_columns;
+    return columns.parent != 0 && columns.group != 0 && OidIsValid(found.deltas_parent_index) &&
+           found.attno[kGroupBy - 1] != 0;
+}
+
 void require_exact()
 {
     if (!exact_available())
@@ -332,6 +346,17 @@ DeltaRow delta_row(Relation deltas, HeapTuple tuple)
     Datum epoch = heap_getattr(tuple, columns.epoch, desc, &isnull);
     row.base = !isnull;
     row.epoch = isnull ? 0 : DatumGetInt64(epoch);
+    if (columns.parent != 0 && columns.group != 0) {
+        Datum parent = heap_getattr(tuple, columns.parent, desc, &isnull);
+        if (!isnull) {
+            Datum group = heap_getattr(tuple, columns.group, desc, &isnull);
+            if (!isnull) {
+                row.grouped = true;
+                row.parent = *DatumGetUUIDP(parent);
+                row.group = DatumGetByteaPP(group);
+            }
+        }
+    }
     return row;
 }
 
@@ -343,6 +368,13 @@ SysScanDesc begin_delta_scan(Relation deltas, const pg_uuid_t &key, Snapshot sna
     scan_key(key_data, found.delta_columns.key, key);
     Oid index = bases_only ? found.deltas_base_index : found.deltas_key_index;
     return systable_beginscan(deltas, index, true, snapshot, 1, key_data);
+}
+
+SysScanDesc begin_group_scan(Relation deltas, const pg_uuid_t &parent, Snapshot snapshot,
+                             ScanKeyData *key_data)
+{
+    scan_key(key_data, found.delta_columns.parent, parent);
+    return systable_beginscan(deltas, found.deltas_parent_index, true, snapshot, 1, key_data);
 }
 
 } // namespace detail
@@ -377,11 +409,26 @@ void insert_delta_row(Relation deltas, const DeltaRow &row)
     physical.nulls[columns.delta - 1] = false;
     physical.values[columns.epoch - 1] = Int64GetDatum(row.epoch);
     physical.nulls[columns.epoch - 1] = !row.base;
+    if (row.grouped) {
+        if (columns.parent == 0 || columns.group == 0)
+            require_exact();  // not reached: grouped rows need the 0.4.0 layout
+        physical.values[columns.parent - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&row.parent));
+        physical.nulls[columns.parent - 1] = false;
+        physical.values[columns.group - 1] = PointerGetDatum(row.group);
+        physical.nulls[columns.group - 1] = false;
+    } else {
+        if (columns.parent != 0)
+            physical.nulls[columns.parent - 1] = true;
+        if (columns.group != 0)
+            physical.nulls[columns.group - 1] = true;
+    }
     HeapTuple tuple = heap_form_tuple(RelationGetDescr(deltas), physical.values, physical.nulls);
     heap_insert(deltas, tuple, GetCurrentCommandId(true), 0, nullptr);
     index_row(deltas, tuple, row.key, found.deltas_key_index, &found.key_index_info);
     if (row.base)
         index_row(deltas, tuple, row.key, found.deltas_base_index, &found.base_index_info);
+    if (row.grouped)
+        index_row(deltas, tuple, row.parent, found.deltas_parent_index, &found.parent_index_info);
 }
 
 void delete_rows(Relation rel, List *tids)
@@ -395,7 +442,7 @@ void relation_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == found.entries_oid || relid == found.entries_key_index ||
         relid == found.deltas_oid || relid == found.deltas_key_index ||
-        relid == found.deltas_base_index)
+        relid == found.deltas_base_index || relid == found.deltas_parent_index)
         found = Found();
 }
 

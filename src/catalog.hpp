@@ -51,7 +51,8 @@ enum Column : int {
     kIsEstimate,
     kChangeSignature,
     kCheckedAt,
-    kColumnCount = kCheckedAt,
+    kGroupBy,  // 0.4.0
+    kColumnCount = kGroupBy,
 };
 
 // The schema fast_count, or InvalidOid when the extension is not installed.
@@ -97,12 +98,19 @@ void require_exact();
 // Opens exact_deltas (raises as require_exact() does).
 Relation open_deltas(LOCKMODE mode);
 
+// Whether exact_deltas has the columns of grouped registrations (0.4.0).
+bool groups_available();
+
 // A row of exact_deltas: a writer's delta, or a base count (epoch set).
+// A group's rows also name their registration and the group's values.
 struct DeltaRow {
     pg_uuid_t key;
     int64 delta;
     bool base;
-    int64 epoch;  // of a base row
+    int64 epoch;             // of a base row
+    bool grouped = false;    // parent and group are set
+    pg_uuid_t parent{};
+    const bytea *group = nullptr;  // points into the tuple (or the caller's copy)
 };
 
 // Decodes a row of exact_deltas.
@@ -119,6 +127,12 @@ void scan_deltas(Relation deltas, const pg_uuid_t &key, Snapshot snapshot, bool 
 template <typename Visit>
 void scan_all_deltas(Relation deltas, Visit &&visit);
 
+// The rows of every group of a grouped registration that snapshot sees
+// (nullptr as for scan_deltas): visit(const DeltaRow &, HeapTuple).
+template <typename Visit>
+void scan_group_deltas(Relation deltas, const pg_uuid_t &parent, Snapshot snapshot,
+                       Visit &&visit);
+
 // Inserts a row and its index entries (the partial index only for a base
 // row: CatalogTupleInsert() would ignore its predicate).
 void insert_delta_row(Relation deltas, const DeltaRow &row);
@@ -133,6 +147,8 @@ void relation_changed(Oid relid);
 namespace detail {
 SysScanDesc begin_delta_scan(Relation deltas, const pg_uuid_t &key, Snapshot snapshot,
                              bool bases_only, ScanKeyData *key_data);
+SysScanDesc begin_group_scan(Relation deltas, const pg_uuid_t &parent, Snapshot snapshot,
+                             ScanKeyData *key_data);
 
 template <typename Visit>
 void drain(SysScanDesc scan, Visit &&visit)
@@ -150,6 +166,14 @@ void scan_deltas(Relation deltas, const pg_uuid_t &key, Snapshot snapshot, bool 
 {
     ScanKeyData key_data;
     detail::drain(detail::begin_delta_scan(deltas, key, snapshot, bases_only, &key_data),
+                  [&](HeapTuple tuple) { visit(delta_row(deltas, tuple), tuple); });
+}
+
+template <typename Visit>
+void scan_group_deltas(Relation deltas, const pg_uuid_t &parent, Snapshot snapshot, Visit &&visit)
+{
+    ScanKeyData key_data;
+    detail::drain(detail::begin_group_scan(deltas, parent, snapshot, &key_data),
                   [&](HeapTuple tuple) { visit(delta_row(deltas, tuple), tuple); });
 }
 

@@ -97,8 +97,8 @@ void list_row(const Datum *values, const bool *nulls, const Entry &entry, void *
     if (!visible(*listing, values, nulls))
         return;
     const shared_index::Counters *counters = counters_of(listing->counters, entry.key);
-    Datum out[kListedCount + 3];
-    bool out_nulls[kListedCount + 3];
+    Datum out[kListedCount + 4];
+    bool out_nulls[kListedCount + 4];
     if (listing->counters_only) {
         if (counters == nullptr)
             return;
@@ -114,6 +114,11 @@ void list_row(const Datum *values, const bool *nulls, const Entry &entry, void *
                 out[i] = TimestampTzGetDatum(entry.next_refresh_at);
         }
         put_counters(counters, out + kListedCount, out_nulls + kListedCount);
+        // group_by (0.4.0) comes last, after the counters.
+        if (listing->rsinfo->setDesc->natts > kListedCount + 3) {
+            out[kListedCount + 3] = values[kGroupBy - 1];
+            out_nulls[kListedCount + 3] = nulls[kGroupBy - 1];
+        }
     }
     tuplestore_putvalues(listing->rsinfo->setResult, listing->rsinfo->setDesc, out, out_nulls);
 }

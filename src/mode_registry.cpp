@@ -54,6 +54,13 @@ void forget(const Entry &entry)
         mode_of(entry).forget(entry.key);
 }
 
+void describe(QueryIdentity *identity, Query *row_set)
+{
+    for (int i = 0; i < count; i++)
+        if (registered[i].describe != nullptr)
+            registered[i].describe(identity, row_set);
+}
+
 TimestampTz run_worker_tasks(TimestampTz next_wake)
 {
     for (int i = 0; i < count; i++)

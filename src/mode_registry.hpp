@@ -27,6 +27,9 @@ struct Mode {
     TimestampTz (*run_worker_tasks)(TimestampTz next_wake);
     // Before an entry of this mode is removed, under its key lock.
     void (*forget)(const pg_uuid_t &key);
+    // Optional: which of its entries could answer row_set besides the
+    // entry of identity's own key (identity->served_by).
+    void (*describe)(QueryIdentity *identity, Query *row_set);
 };
 
 // From _PG_init; every backend registers the same modes in the same order,
@@ -41,6 +44,7 @@ int64 read_count(const QueryIdentity *identity, const Entry &entry);
 bool read_without_counting(const QueryIdentity *identity, const Entry &entry, int64 *count);
 const char *name_of(const Entry &entry);
 void forget(const Entry &entry);
+void describe(QueryIdentity *identity, Query *row_set);
 
 // Every mode's worker task, in registration order.
 TimestampTz run_worker_tasks(TimestampTz next_wake);

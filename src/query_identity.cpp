@@ -1,5 +1,7 @@
 #include "query_identity.hpp"
 
+#include "mode_registry.hpp"
+
 #include "pg/node_walk.hpp"
 #include "session_settings.hpp"
 
@@ -678,6 +680,9 @@ void describe_count(QueryIdentity *identity, Query *row_set)
     identity->uncacheable = inspection.uncacheable;
     identity->time_dependent = inspection.time_dependent;
     identity->key = compute_key(row_set, inspection);
+    identity->served_by = NIL;
+    if (identity->uncacheable == nullptr)
+        modes::describe(identity, row_set);
 }
 
 } // namespace
@@ -847,6 +852,14 @@ QueryIdentity *identity_of_row_set(Query *row_set, ParamListInfo params, const c
     return identity;
 }
 
+pg_uuid_t key_of_row_set(Query *row_set)
+{
+    Query *count_query = wrap_row_set(row_set);
+    Inspection inspection;
+    inspect(reinterpret_cast<Node *>(count_query), &inspection);
+    return compute_key(linitial_node(RangeTblEntry, count_query->rtable)->subquery, inspection);
+}
+
 QueryIdentity *copy_identity(const QueryIdentity *identity)
 {
     auto *copy = static_cast<QueryIdentity *>(palloc(sizeof(QueryIdentity)));
@@ -860,6 +873,15 @@ QueryIdentity *copy_identity(const QueryIdentity *identity)
     copy->relids = list_copy(identity->relids);
     copy->tables = list_copy(identity->tables);
     copy->name_hashes = list_copy(identity->name_hashes);
+    copy->served_by = NIL;
+    ListCell *lc;
+    foreach (lc, identity->served_by) {
+        const auto *served = static_cast<const ServedBy *>(lfirst(lc));
+        size_t size = offsetof(ServedBy, part) + sizeof(pg_uuid_t) * Max(served->parts, 1);
+        auto *served_copy = static_cast<ServedBy *>(palloc(size));
+        memcpy(served_copy, served, size);
+        copy->served_by = lappend(copy->served_by, served_copy);
+    }
     return copy;
 }
 

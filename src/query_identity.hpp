@@ -17,6 +17,15 @@ extern "C" {
 
 namespace fast_count {
 
+// An entry of a mode that can answer a row set it is not the key of: a
+// grouped exact registration (key) and the keys of the groups the row set
+// names, whose counts add up to its count.
+struct ServedBy {
+    pg_uuid_t key;
+    int parts;
+    pg_uuid_t part[FLEXIBLE_ARRAY_MEMBER];
+};
+
 struct QueryIdentity {
     pg_uuid_t key;            // 128 bits of SHA-256 over the canonical tree
     const char *query_text;   // the text as the caller gave it
@@ -30,6 +39,7 @@ struct QueryIdentity {
                               // the result while the tables stay the same
     List *name_hashes;        // RELNAMENSP hashes of every (name, schema) the text could
                               // resolve to: a relation appearing there changes its meaning
+    List *served_by;          // ServedBy *: where else the count can be read (modes decide)
 };
 
 // A deep copy in the current memory context, without count_query.
@@ -58,6 +68,10 @@ QueryIdentity *identity_of_row_set(Query *row_set, ParamListInfo params, const c
 // returns (its target list and ORDER BY, when nothing in them counts), so
 // that spellings of one row set share a key.
 void strip_row_set_spelling(Query *query);
+
+// The key a text reading exactly row_set would have (a mode that answers a
+// row set from another entry computes that entry's key this way).
+pg_uuid_t key_of_row_set(Query *row_set);
 
 // The key as text (uuid form), for messages.
 char *key_to_cstring(const pg_uuid_t &key);

@@ -145,6 +145,20 @@ bool find_entry(const pg_uuid_t &key, Entry *entry, TimestampTz now, bool *count
     return cache_store::lookup(key, entry);
 }
 
+// An entry of another mode that answers identity's row set although it is
+// not its key (identity->served_by: a grouped exact registration).
+bool find_serving_entry(const QueryIdentity *identity, Entry *entry, TimestampTz now,
+                        bool *counted)
+{
+    ListCell *lc;
+    foreach (lc, identity->served_by) {
+        const auto *served = static_cast<const ServedBy *>(lfirst(lc));
+        if (find_entry(served->key, entry, now, counted) && entry->mode != modes::kPeriodic)
+            return true;
+    }
+    return false;
+}
+
 } // namespace
 
 bool cache_writable()
@@ -181,7 +195,10 @@ int64 count_for_reader_in_call(const char *text, ArrayType *params)
     // costs no clock read.
     TimestampTz now = GetCurrentStatementStartTimestamp();
     bool hit_counted;
-    bool found = find_entry(identity->key, &entry, now, &hit_counted);
+    // An exact count that serves the row set comes before a cached count
+    // of its own key (a retroactive count of `q AND col = v`, say).
+    bool found = find_serving_entry(identity, &entry, now, &hit_counted) ||
+                 find_entry(identity->key, &entry, now, &hit_counted);
     if (found && entry.mode != modes::kPeriodic)  // its mode answers, never a cached count
         return modes::read_count(identity, entry);
     if (found && usable(entry, now)) {
@@ -454,7 +471,9 @@ bool serve_transparent(const QueryIdentity *identity, Transparent level,
         return false;
     TimestampTz now = GetCurrentStatementStartTimestamp();
     Entry entry;
-    bool found = find_entry_fresh(identity->key, &entry);
+    bool counted;
+    bool found = find_serving_entry(identity, &entry, now, &counted) ||
+                 find_entry_fresh(identity->key, &entry);
     if (found && entry.mode != modes::kPeriodic) {
         // The mode's answer under the caller's own snapshot and pending
         // writes, or the statement's own plan.
@@ -462,7 +481,7 @@ bool serve_transparent(const QueryIdentity *identity, Transparent level,
             return false;
         answer->source = modes::name_of(entry);
         answer->counted_at = 0;
-        shared_index::note(identity->key, Event::kHit, 0);
+        shared_index::note(entry.key, Event::kHit, 0);
         return true;
     }
     // A cached count does not hold this transaction's own writes: the

@@ -279,8 +279,11 @@ const char *string_value(const config_generic *record)
 
 bool at_default(const config_generic *record)
 {
+    // A placeholder lives on in a backend once anything set it (a RESET, or
+    // the worker restoring another registration's settings, leaves it at
+    // ''): empty, it is what a backend that never saw it has.
     if (is_placeholder(record))
-        return false;
+        return string_value(record)[0] == '\0';
     switch (record->vartype) {
     case PGC_BOOL: {
         auto *conf = reinterpret_cast<const config_bool *>(record);

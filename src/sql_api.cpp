@@ -203,13 +203,19 @@ FAST_COUNT_FUNCTION(fast_count_entries_edited)
     return PointerGetDatum(nullptr);
 }
 
-// fast_count_register(query text, refresh_every interval, params text[], mode text) returns uuid
+// fast_count_register(query text, refresh_every interval, params text[], mode text,
+//                     group_by text[]) returns uuid
 FAST_COUNT_FUNCTION(fast_count_register)
 {
     const char *query = query_argument(fcinfo, 0);
     int64 refresh_every_us = refresh_interval_argument(fcinfo, 1);
     ArrayType *params = params_argument(fcinfo, 2);
     exact_mode::Mode mode = exact_mode::mode_argument(fcinfo, 3);
+    ArrayType *group_by = exact_mode::group_by_argument(fcinfo, 4);
+    if (group_by != nullptr && mode != exact_mode::Mode::kExact)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("group_by needs mode => 'exact'"),
+                        errdetail("Only exact mode keeps a count per group.")));
     require_writable("register a query");
 
     QueryIdentity *identity = derive_identity(query, params);
@@ -219,6 +225,8 @@ FAST_COUNT_FUNCTION(fast_count_register)
     exact_mode::Eligibility exact{InvalidOid, nullptr};
     if (mode == exact_mode::Mode::kExact)
         exact = exact_mode::check_eligible(identity);
+    if (group_by != nullptr)
+        exact_mode::make_grouped(identity, &exact, group_by);
     require_cacheable(identity, "register this query");
 
     key_lock::lock(identity->key);
@@ -237,17 +245,20 @@ FAST_COUNT_FUNCTION(fast_count_register)
     PG_RETURN_UUID_P(key);
 }
 
-// fast_count_unregister(query text, params text[]) returns boolean
+// fast_count_unregister(query text, params text[], group_by text[]) returns boolean
 FAST_COUNT_FUNCTION(fast_count_unregister)
 {
     const char *query = query_argument(fcinfo, 0);
     ArrayType *params = params_argument(fcinfo, 1);
+    ArrayType *group_by = exact_mode::group_by_argument(fcinfo, 2);
     require_writable("unregister a query");
 
     // The registration this text reads as now (another spelling of the same
     // query), which the caller must be able to read, as for anything else...
     ErrorData *error = nullptr;
     QueryIdentity *identity = try_derive_identity(query, params, &error);
+    if (identity != nullptr && group_by != nullptr && !exact_mode::grouped_key(identity, group_by))
+        identity = nullptr;  // not columns of its table: only registrations by text
     List *keys = NIL;
     if (identity != nullptr) {
         // The registering role may remove its registration after losing
@@ -271,6 +282,9 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
         const pg_uuid_t &key = *static_cast<pg_uuid_t *>(lfirst(lc));
         if (identity != nullptr && memcmp(key.data, identity->key.data, UUID_LEN) == 0)
             continue;
+        // The grouped registrations of a text with group_by, the others without.
+        if (!exact_mode::registered_with_groups(key, group_by))
+            continue;
         cache_store::Entry entry;
         if (!cache_store::lookup(key, &entry))
             continue;
@@ -280,7 +294,7 @@ FAST_COUNT_FUNCTION(fast_count_unregister)
             entry_visibility::may_see(relids, tables))
             keys = lappend(keys, lfirst(lc));
     }
-    if (identity == nullptr && keys == NIL)
+    if (identity == nullptr && keys == NIL && error != nullptr)
         ReThrowError(error);
 
     bool removed = false;

@@ -5,6 +5,7 @@
 #include "pg/pg_boundary.hpp"
 
 #include <boost/container/vector.hpp>
+#include <boost/unordered_map.hpp>
 
 extern "C" {
 #include "access/xact.h"
@@ -14,116 +15,184 @@ namespace fast_count::exact_deltas {
 
 namespace {
 
-// What one (sub)transaction level did to one key. Records are kept in
-// order of level: the deepest open level's records are at the end.
-struct Pending {
-    int level;
-    pg_uuid_t key;
-    int64 delta;    // net change at this level (after its rebase, if any)
-    bool rebased;   // a TRUNCATE at this level reset the count: lower levels no longer add
-    bool touched;   // a row change happened at this level after its rebase (or at all)
+// What one stretch of a (sub)transaction did to one key.
+struct Record {
+    int64 delta = 0;       // net change (after its rebase, if any)
+    bool rebased = false;  // a TRUNCATE reset the count: what came before no longer adds
+    bool touched = false;  // a row change happened after its rebase (or at all)
+    bool grouped = false;  // a group's record: parent and group are set
+    pg_uuid_t parent{};
+    bytea *group = nullptr;  // in group_memory
 };
 
-using PendingList = boost::container::vector<Pending, MemoryContextAllocator<Pending>>;
-
-// Lives as long as the backend; allocated once in TopMemoryContext and
-// never destroyed (nothing to do at process exit). clear() keeps its
-// capacity: a transaction allocates nothing here.
-PendingList *pending_list = nullptr;
-
-PendingList &list()
-{
-    if (pending_list == nullptr) {
-        void *memory = MemoryContextAlloc(TopMemoryContext, sizeof(PendingList));
-        pending_list =
-            new (memory) PendingList(MemoryContextAllocator<Pending>(TopMemoryContext));
-        pending_list->reserve(8);
+struct UuidHash {
+    size_t operator()(const pg_uuid_t &key) const noexcept
+    {
+        size_t hash;
+        memcpy(&hash, key.data, sizeof(hash));  // a SHA-256 prefix
+        return hash;
     }
-    return *pending_list;
+};
+struct UuidEqual {
+    bool operator()(const pg_uuid_t &a, const pg_uuid_t &b) const noexcept
+    {
+        return memcmp(a.data, b.data, UUID_LEN) == 0;
+    }
+};
+using Records = boost::unordered_map<pg_uuid_t, Record, UuidHash, UuidEqual,
+                                     MemoryContextAllocator<std::pair<const pg_uuid_t, Record>>>;
+
+// The records of one stretch, at one subtransaction level. Stretches are
+// kept in the order they began: a subtransaction's commit only lowers the
+// level of its stretches (it allocates nothing: it runs where an error
+// would be a PANIC), its abort drops them; stretches of equal level are
+// merged later, where allocating is safe (the next row change, PRE_COMMIT).
+struct Stretch {
+    int level;
+    Records *records;
+};
+using Stretches = boost::container::vector<Stretch, MemoryContextAllocator<Stretch>>;
+
+// Allocated once in TopMemoryContext; kept across transactions with their
+// capacity (maps are cleared, not freed: a transaction allocates little).
+Stretches *stretches = nullptr;
+int active = 0;  // stretches in use, the first ones
+MemoryContext group_memory = nullptr;  // groups' values, reset at transaction end
+
+Stretches &all()
+{
+    if (stretches == nullptr) {
+        void *memory = MemoryContextAlloc(TopMemoryContext, sizeof(Stretches));
+        stretches = new (memory) Stretches(MemoryContextAllocator<Stretch>(TopMemoryContext));
+        group_memory = AllocSetContextCreate(TopMemoryContext, "fast_count exact groups",
+                                             ALLOCSET_DEFAULT_SIZES);
+    }
+    return *stretches;
 }
 
-bool same_key(const pg_uuid_t &a, const pg_uuid_t &b)
+Records *new_records()
 {
-    return memcmp(a.data, b.data, UUID_LEN) == 0;
+    void *memory = MemoryContextAlloc(TopMemoryContext, sizeof(Records));
+    return new (memory) Records(8, UuidHash(), UuidEqual(),
+                                MemoryContextAllocator<std::pair<const pg_uuid_t, Record>>(
+                                    TopMemoryContext));
 }
 
-// The record of key at the current level, created when missing.
-Pending &at_current_level(const pg_uuid_t &key)
+// Adds a later record of key to an earlier one, as time runs.
+void follow(Record &earlier, const Record &later)
 {
-    PendingList &records = list();
+    if (later.rebased) {
+        earlier.delta = later.delta;
+        earlier.rebased = true;
+        earlier.touched = later.touched;
+    } else {
+        earlier.delta += later.delta;
+        earlier.touched = earlier.touched || later.touched;
+    }
+    if (later.grouped && !earlier.grouped) {
+        earlier.grouped = true;
+        earlier.parent = later.parent;
+        earlier.group = later.group;
+    }
+}
+
+// A TRUNCATE of a grouped registration in records: its groups' changes
+// written before it no longer count.
+void reset_groups(Records &records, const pg_uuid_t &parent)
+{
+    UuidEqual equal;
+    for (auto &[key, record] : records)
+        if (record.grouped && equal(record.parent, parent))
+            record.delta = 0;
+}
+
+// Merges stretch `from` into the one before it (same level, or the caller
+// is closing every level). A record moves only once it is in place: an
+// allocation failure leaves both stretches consistent.
+void merge_down(int from)
+{
+    Stretches &list = all();
+    Records &upper = *list[from].records;
+    Records &lower = *list[from - 1].records;
+    // A rebased grouped registration resets the lower stretch's groups
+    // first (its groups in the upper stretch came after the TRUNCATE).
+    for (auto &[key, record] : upper)
+        if (record.rebased)
+            reset_groups(lower, key);
+    for (auto it = upper.begin(); it != upper.end();) {
+        auto [target, inserted] = lower.try_emplace(it->first, it->second);
+        if (!inserted)
+            follow(target->second, it->second);
+        it = upper.erase(it);
+    }
+    // Keep the emptied map for reuse at the end of the active ones.
+    Stretch emptied = list[from];
+    for (int i = from; i + 1 < active; i++)
+        list[i] = list[i + 1];
+    list[active - 1] = emptied;
+    active--;
+}
+
+// Stretches of equal level next to each other become one.
+void compact()
+{
+    Stretches &list = all();
+    for (int i = active - 1; i > 0; i--)
+        if (list[i].level == list[i - 1].level)
+            merge_down(i);
+}
+
+// The record of key in the current level's stretch, created when missing.
+Record &at_current_level(const pg_uuid_t &key)
+{
+    Stretches &list = all();
     int level = GetCurrentTransactionNestLevel();
-    for (auto it = records.rbegin(); it != records.rend() && it->level == level; ++it)
-        if (same_key(it->key, key))
-            return *it;
-    records.push_back(Pending{level, key, 0, false, false});
-    return records.back();
-}
-
-// Subtransaction commit: the records of level move to level - 1.
-void merge_into_parent(int level)
-{
-    if (pending_list == nullptr)
-        return;
-    PendingList &records = *pending_list;
-    size_t first = records.size();
-    while (first > 0 && records[first - 1].level >= level)
-        first--;
-    for (size_t i = first; i < records.size();) {
-        Pending child = records[i];
-        Pending *parent = nullptr;
-        for (size_t j = first; j-- > 0 && records[j].level == level - 1;)
-            if (same_key(records[j].key, child.key))
-                parent = &records[j];
-        if (parent == nullptr) {
-            records[i].level = level - 1;
-            i++;
-            continue;
+    if (active == 0 || list[active - 1].level != level) {
+        compact();
+        if (active == 0 || list[active - 1].level != level) {
+            if (active == static_cast<int>(list.size()))
+                list.push_back(Stretch{level, new_records()});
+            list[active].level = level;
+            active++;
         }
-        if (child.rebased) {
-            parent->delta = child.delta;
-            parent->rebased = true;
-            parent->touched = child.touched;
-        } else {
-            parent->delta += child.delta;
-            parent->touched = parent->touched || child.touched;
-        }
-        records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
     }
-}
-
-// Subtransaction abort: what level and deeper did never happened.
-void drop_level(int level)
-{
-    if (pending_list == nullptr)
-        return;
-    PendingList &records = *pending_list;
-    while (!records.empty() && records.back().level >= level)
-        records.pop_back();
+    return (*list[active - 1].records)[key];
 }
 
 void clear()
 {
-    if (pending_list != nullptr)
-        pending_list->clear();
+    if (stretches == nullptr)
+        return;
+    for (int i = 0; i < active; i++)
+        (*stretches)[i].records->clear();
+    active = 0;
+    MemoryContextReset(group_memory);
 }
 
 // Writes one row per key with a net change; all subtransactions are closed.
 void flush()
 {
-    if (pending_list == nullptr || pending_list->empty())
+    if (stretches == nullptr || active == 0)
         return;
-    // A record stays in the list while its row is written, so that an
-    // error here is followed by the abort callback's clear() only.
-    PendingList &records = *pending_list;
+    // Records stay while their rows are written, so that an error here is
+    // followed by the abort callback's clear() only.
+    while (active > 1)
+        merge_down(active - 1);
+    Records &records = *(*stretches)[0].records;
     bool any = false;
-    for (const Pending &record : records)
+    for (const auto &[key, record] : records)
         any = any || record.delta != 0;
     if (any && exact_store::available()) {
-        for (const Pending &record : records)
-            if (record.delta != 0)
-                exact_store::insert_delta(record.key, record.delta);
+        for (const auto &[key, record] : records) {
+            if (record.delta == 0)
+                continue;
+            if (record.grouped)
+                exact_store::insert_group_delta(key, record.parent, record.group, record.delta);
+            else
+                exact_store::insert_delta(key, record.delta);
+        }
     }
-    records.clear();
+    clear();
 }
 
 } // namespace
@@ -138,25 +207,50 @@ void at_transaction_end(transaction_callbacks::End)
     clear();
 }
 
-// Merging and dropping only move and erase records: nothing is allocated.
+// Lowering levels and dropping stretches allocate nothing.
 void at_subtransaction_end(bool committed, int level)
 {
-    if (committed)
-        merge_into_parent(level);
-    else
-        drop_level(level);
+    if (stretches == nullptr)
+        return;
+    Stretches &list = *stretches;
+    while (active > 0 && list[active - 1].level >= level) {
+        if (committed) {
+            // The stretches of level and deeper now belong to level - 1.
+            for (int i = active - 1; i >= 0 && list[i].level >= level; i--)
+                list[i].level = level - 1;
+            return;
+        }
+        list[active - 1].records->clear();
+        active--;
+    }
 }
 
 void add(const pg_uuid_t &key, int64 delta)
 {
-    Pending &record = at_current_level(key);
+    Record &record = at_current_level(key);
     record.delta += delta;
     record.touched = true;
 }
 
+void add_group(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group, int64 delta)
+{
+    Record &record = at_current_level(key);
+    if (!record.grouped) {
+        size_t size = VARSIZE_ANY(group);
+        auto *copy = static_cast<bytea *>(MemoryContextAlloc(group_memory, size));
+        memcpy(copy, group, size);
+        record.grouped = true;
+        record.parent = parent;
+        record.group = copy;
+    }
+    record.delta += delta;
+    at_current_level(parent).touched = true;
+}
+
 void rebase(const pg_uuid_t &key)
 {
-    Pending &record = at_current_level(key);
+    Record &record = at_current_level(key);  // node-based: stays valid
+    reset_groups(*(*stretches)[active - 1].records, key);
     record.delta = 0;
     record.rebased = true;
     record.touched = false;
@@ -164,14 +258,16 @@ void rebase(const pg_uuid_t &key)
 
 bool untouched_since_rebase(const pg_uuid_t &key)
 {
-    if (pending_list == nullptr)
+    if (stretches == nullptr)
         return false;
-    for (auto it = pending_list->rbegin(); it != pending_list->rend(); ++it) {
-        if (!same_key(it->key, key))
+    for (int i = active - 1; i >= 0; i--) {
+        Records &records = *(*stretches)[i].records;
+        auto found = records.find(key);
+        if (found == records.end())
             continue;
-        if (it->touched)
+        if (found->second.touched)
             return false;
-        if (it->rebased)
+        if (found->second.rebased)
             return true;
     }
     return false;
@@ -179,40 +275,75 @@ bool untouched_since_rebase(const pg_uuid_t &key)
 
 void rekey(const pg_uuid_t &key, const pg_uuid_t &new_key)
 {
-    if (pending_list == nullptr)
+    if (stretches == nullptr)
         return;
-    // Record by record, level by level: a record of new_key at the same
-    // level absorbs the moved one.
-    for (size_t i = 0; i < pending_list->size(); i++) {
-        Pending &record = (*pending_list)[i];
-        if (!same_key(record.key, key))
+    for (int i = 0; i < active; i++) {
+        Records &records = *(*stretches)[i].records;
+        auto found = records.find(key);
+        if (found == records.end())
             continue;
-        Pending *target = nullptr;
-        for (Pending &other : *pending_list)
-            if (other.level == record.level && same_key(other.key, new_key))
-                target = &other;
-        if (target == nullptr) {
-            record.key = new_key;
-            continue;
+        Record moved = found->second;
+        auto [target, inserted] = records.try_emplace(new_key, moved);
+        if (!inserted) {
+            target->second.delta += moved.delta;
+            target->second.touched = target->second.touched || moved.touched;
         }
-        target->delta += record.delta;
-        target->touched = target->touched || record.touched;
-        pending_list->erase(pending_list->begin() + static_cast<std::ptrdiff_t>(i));
-        i--;
+        records.erase(key);
     }
 }
 
-int64 pending(const pg_uuid_t &key)
+int64 pending(const pg_uuid_t &key, const pg_uuid_t *parent)
 {
-    if (pending_list == nullptr)
+    if (stretches == nullptr)
         return 0;
     int64 total = 0;
-    for (const Pending &record : *pending_list) {
-        if (!same_key(record.key, key))
+    for (int i = 0; i < active; i++) {
+        Records &records = *(*stretches)[i].records;
+        if (parent != nullptr) {
+            auto reset = records.find(*parent);
+            if (reset != records.end() && reset->second.rebased)
+                total = 0;
+        }
+        auto found = records.find(key);
+        if (found == records.end())
             continue;
-        total = record.rebased ? record.delta : total + record.delta;
+        total = found->second.rebased ? found->second.delta : total + found->second.delta;
     }
     return total;
+}
+
+List *pending_groups(const pg_uuid_t &parent)
+{
+    if (stretches == nullptr)
+        return NIL;
+    UuidEqual equal;
+    Records sums(8, UuidHash(), UuidEqual(),
+                 MemoryContextAllocator<std::pair<const pg_uuid_t, Record>>(CurrentMemoryContext));
+    for (int i = 0; i < active; i++) {
+        Records &records = *(*stretches)[i].records;
+        auto reset = records.find(parent);
+        if (reset != records.end() && reset->second.rebased)
+            for (auto &[key, sum] : sums)
+                sum.delta = 0;
+        for (const auto &[key, record] : records) {
+            if (!record.grouped || !equal(record.parent, parent))
+                continue;
+            Record &sum = sums[key];
+            sum.delta += record.delta;
+            sum.group = record.group;
+        }
+    }
+    List *groups = NIL;
+    for (const auto &[key, sum] : sums) {
+        if (sum.delta == 0)
+            continue;
+        auto *group = static_cast<PendingGroup *>(palloc(sizeof(PendingGroup)));
+        group->key = key;
+        group->group = sum.group;
+        group->delta = sum.delta;
+        groups = lappend(groups, group);
+    }
+    return groups;
 }
 
 } // namespace fast_count::exact_deltas

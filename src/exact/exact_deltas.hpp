@@ -11,6 +11,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
 #include "utils/uuid.h"
 }
 
@@ -25,8 +26,12 @@ void at_subtransaction_end(bool committed, int level);
 // A row change of the current (sub)transaction moved key's count by delta.
 void add(const pg_uuid_t &key, int64 delta);
 
+// The same for a group (key) of a grouped registration (parent).
+void add_group(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group, int64 delta);
+
 // A TRUNCATE of key's table rebased its count in this transaction: what
-// this transaction changed before no longer adds to it.
+// this transaction changed before no longer adds to it (for a grouped
+// registration: to any of its groups).
 void rebase(const pg_uuid_t &key);
 
 // Whether key was rebased in this transaction with no row change since.
@@ -36,7 +41,17 @@ bool untouched_since_rebase(const pg_uuid_t &key);
 void rekey(const pg_uuid_t &key, const pg_uuid_t &new_key);
 
 // This transaction's own change of key's count that is not written yet
-// (what a reader in this transaction adds to the committed rows).
-int64 pending(const pg_uuid_t &key);
+// (what a reader in this transaction adds to the committed rows); parent:
+// the grouped registration of a group's key.
+int64 pending(const pg_uuid_t &key, const pg_uuid_t *parent = nullptr);
+
+// This transaction's own unwritten changes of each group of parent
+// (PendingGroup *, non-zero ones).
+struct PendingGroup {
+    pg_uuid_t key;
+    const bytea *group;
+    int64 delta;
+};
+List *pending_groups(const pg_uuid_t &parent);
 
 } // namespace fast_count::exact_deltas

@@ -1,6 +1,7 @@
 #include "exact/exact_mode.hpp"
 
 #include "exact/exact_deltas.hpp"
+#include "exact/exact_groups.hpp"
 #include "exact/exact_reader.hpp"
 #include "exact/exact_registration.hpp"
 #include "exact/exact_triggers.hpp"
@@ -13,7 +14,7 @@ namespace fast_count::exact_mode {
 void init()
 {
     modes::add({"exact", exact_internal::read_count, exact_internal::read_established,
-                exact_internal::run_worker_tasks, forget});
+                exact_internal::run_worker_tasks, forget, exact_groups::describe});
 
     namespace callbacks = transaction_callbacks;
     callbacks::before_commit(exact_deltas::before_commit);  // a writer's delta rows
@@ -21,6 +22,7 @@ void init()
     callbacks::on_transaction_end(exact_internal::triggers_at_transaction_end);
     callbacks::on_subtransaction_end(exact_deltas::at_subtransaction_end);
     callbacks::on_relation_changed(exact_internal::triggers_relation_changed);
+    callbacks::on_relation_changed(exact_groups::relation_changed);
 }
 
 } // namespace fast_count::exact_mode

@@ -10,7 +10,9 @@
 
 #include "count_executor.hpp"
 #include "exact/exact_deltas.hpp"
+#include "exact/exact_groups.hpp"
 #include "exact/exact_store.hpp"
+#include "shared_index.hpp"
 #include "worker_control.hpp"
 
 extern "C" {
@@ -18,6 +20,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -45,32 +48,121 @@ void request_fold()
 
 } // namespace
 
+namespace {
+
+// Whether what snapshot sees of key's rows starts from the current base.
+bool based_currently(const pg_uuid_t &key, const exact_store::Sum &seen)
+{
+    if (seen.base_rows == 0 || !seen.epochs_agree)
+        return false;
+    // A base that nobody deleted is the current one: every fold and every
+    // reset deletes the base it replaces. Otherwise look up the current one.
+    int64 epoch;
+    return seen.bases_current || (exact_store::latest_epoch(key, &epoch) && epoch == seen.epoch);
+}
+
+const ServedBy *served_by(const QueryIdentity *identity, const pg_uuid_t &key)
+{
+    ListCell *lc;
+    foreach (lc, identity->served_by) {
+        const auto *served = static_cast<const ServedBy *>(lfirst(lc));
+        if (memcmp(served->key.data, key.data, UUID_LEN) == 0)
+            return served;
+    }
+    return nullptr;
+}
+
+} // namespace
+
 bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *count)
 {
-    (void) entry;
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-    exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
-    if (seen.rows > kFoldSoonRows)
-        request_fold();
-    if (seen.base_rows > 0 && seen.epochs_agree) {
-        // A base that nobody deleted is the current one: every fold and
-        // every reset deletes the base it replaces. Otherwise look up the
-        // current one.
-        int64 epoch;
-        if (seen.bases_current ||
-            (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch)) {
-            *count = seen.sum + exact_deltas::pending(identity->key);
-            return true;
-        }
+    const ServedBy *groups = served_by(identity, entry.key);
+    if (groups == nullptr) {
+        exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
+        if (seen.rows > kFoldSoonRows)
+            request_fold();
+        if (!based_currently(identity->key, seen))
+            return false;
+        *count = seen.sum + exact_deltas::pending(identity->key);
+        return true;
     }
-    return false;
+    // A grouped registration: its own rows are its bases (of 0: its
+    // groups' rows hold the counts); the row set's count is the sum of the
+    // groups it names.
+    exact_store::Sum epoch = exact_store::sum(entry.key, snapshot);
+    if (!based_currently(entry.key, epoch))
+        return false;
+    int64 total = 0;
+    int64 rows = 0;
+    for (int i = 0; i < groups->parts; i++) {
+        exact_store::Sum seen = exact_store::sum(groups->part[i], snapshot);
+        rows += seen.rows;
+        total += seen.sum + exact_deltas::pending(groups->part[i], &entry.key);
+    }
+    if (rows > kFoldSoonRows)
+        request_fold();
+    *count = total;
+    return true;
+}
+
+List *read_groups(const QueryIdentity *identity, const pg_uuid_t &key, ArrayType *group_by,
+                  Oid table)
+{
+    Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+    exact_store::Sum epoch = exact_store::sum(key, snapshot);
+    List *groups;
+    // A query that can no longer be kept (row-level security enabled since,
+    // say) is counted as the caller, with what the caller may see.
+    if (identity->uncacheable == nullptr && based_currently(key, epoch)) {
+        groups = exact_store::group_sums(key, snapshot);
+        // This transaction's own changes, group by group.
+        List *pending = exact_deltas::pending_groups(key);
+        ListCell *lc;
+        foreach (lc, pending) {
+            auto *change = static_cast<exact_deltas::PendingGroup *>(lfirst(lc));
+            exact_store::GroupSum *target = nullptr;
+            ListCell *other;
+            foreach (other, groups) {
+                auto *group = static_cast<exact_store::GroupSum *>(lfirst(other));
+                if (memcmp(group->key.data, change->key.data, UUID_LEN) == 0)
+                    target = group;
+            }
+            if (target == nullptr) {
+                target = static_cast<exact_store::GroupSum *>(palloc(sizeof(exact_store::GroupSum)));
+                target->key = change->key;
+                target->group = const_cast<bytea *>(change->group);
+                target->sum = 0;
+                groups = lappend(groups, target);
+            }
+            target->sum += change->delta;
+        }
+    } else {
+        elog(DEBUG1, "fast_count: counting groups live: the exact counts are not established "
+                     "for this snapshot");
+        QueryIdentity *live = derive_identity(identity->query_text, identity->params);
+        exact_groups::Columns columns;
+        if (!exact_groups::find_columns_of(table, group_by, &columns))
+            elog(ERROR, "fast_count: the group columns of table \"%s\" changed",
+                 get_rel_name(table));
+        live->key = key;
+        groups = exact_groups::count_groups(live, columns, snapshot);
+    }
+    List *nonzero = NIL;
+    ListCell *lc;
+    foreach (lc, groups)
+        if (static_cast<exact_store::GroupSum *>(lfirst(lc))->sum != 0)
+            nonzero = lappend(nonzero, lfirst(lc));
+    return nonzero;
 }
 
 int64 read_count(const QueryIdentity *identity, const Entry &entry)
 {
     int64 count;
-    if (read_established(identity, entry, &count))
+    if (read_established(identity, entry, &count)) {
+        shared_index::note(entry.key, shared_index::Event::kHit, entry.count_ms);
         return count;
+    }
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     elog(DEBUG1, "fast_count: counting live: the exact count is not established for this snapshot");
     // Read the text again, under the locks the count needs: the identity

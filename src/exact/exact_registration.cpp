@@ -4,6 +4,7 @@
 #include "exact/exact_registration.hpp"
 
 #include "exact/exact_ddl.hpp"
+#include "exact/exact_groups.hpp"
 #include "exact/exact_store.hpp"
 #include "exact/exact_triggers.hpp"
 #include "pg/pg_boundary.hpp"
@@ -13,6 +14,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
@@ -153,6 +155,56 @@ Mode mode_argument(FunctionCallInfo fcinfo, int argno)
     pg_unreachable();
 }
 
+ArrayType *group_by_argument(FunctionCallInfo fcinfo, int argno)
+{
+    if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+        return nullptr;
+    return PG_GETARG_ARRAYTYPE_P(argno);
+}
+
+void make_grouped(QueryIdentity *identity, Eligibility *eligibility, ArrayType *group_by)
+{
+    if (!exact_store::groups_available())
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("grouped exact counts need version 0.4.0 of extension \"fast_count\""),
+                        errhint("Run ALTER EXTENSION fast_count UPDATE.")));
+    exact_groups::Columns columns = exact_groups::check_columns(eligibility->table, group_by);
+    identity->key = exact_groups::registration_key(identity->key, columns);
+    eligibility->group_by = group_by;
+}
+
+bool grouped_key(QueryIdentity *identity, ArrayType *group_by)
+{
+    if (list_length(identity->relids) != 1)
+        return false;
+    exact_groups::Columns columns;
+    if (!exact_groups::find_columns_of(linitial_oid(identity->relids), group_by, &columns))
+        return false;
+    identity->key = exact_groups::registration_key(identity->key, columns);
+    return true;
+}
+
+bool registered_with_groups(const pg_uuid_t &key, ArrayType *group_by)
+{
+    exact_store::ExactEntry entry;
+    bool grouped = exact_store::available() && exact_store::lookup(key, &entry) && entry.exact &&
+                   entry.group_by != nullptr;
+    if (!grouped || group_by == nullptr)
+        return grouped == (group_by != nullptr);
+    Datum *a, *b;
+    bool *a_nulls, *b_nulls;
+    int na, nb;
+    deconstruct_array(entry.group_by, TEXTOID, -1, false, TYPALIGN_INT, &a, &a_nulls, &na);
+    deconstruct_array(group_by, TEXTOID, -1, false, TYPALIGN_INT, &b, &b_nulls, &nb);
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (a_nulls[i] || b_nulls[i] ||
+            strcmp(TextDatumGetCString(a[i]), TextDatumGetCString(b[i])) != 0)
+            return false;
+    return true;
+}
+
 Eligibility check_eligible(const QueryIdentity *identity)
 {
     Eligibility eligibility{InvalidOid, nullptr};
@@ -229,6 +281,7 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
     exact_store::update(identity->key, Change().to_mode("exact")
                                              .to_state(State::kBackfill)
                                              .to_predicate(eligibility.predicate)
+                                             .to_group_by(eligibility.group_by)
                                              .clearing_error());
     CacheInvalidateRelcacheByRelid(eligibility.table);
 }

@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/indexing.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 }
 
@@ -76,6 +77,7 @@ void decode(const Datum *values, const bool *nulls, ExactEntry *entry, bool with
     entry->has_next_attempt = !null(kNextRefreshAt);
     entry->next_attempt = null(kNextRefreshAt) ? 0 : DatumGetTimestampTz(get(kNextRefreshAt));
     entry->has_error = !null(kLastError);
+    entry->group_by = null(kGroupBy) ? nullptr : DatumGetArrayTypePCopy(get(kGroupBy));
     if (with_text) {
         entry->query = TextDatumGetCString(get(kQuery));
         entry->params = null(kParams) ? nullptr : DatumGetArrayTypePCopy(get(kParams));
@@ -176,6 +178,8 @@ void update(const pg_uuid_t &key, const Change &change)
         set_text(kExactState, change.state == State::kNone ? nullptr : state_name(change.state));
     if (change.set_predicate)
         set_text(kExactPredicate, change.predicate);
+    if (change.set_group_by && catalog::has_column(kGroupBy))
+        set(kGroupBy, PointerGetDatum(change.group_by), change.group_by == nullptr);
     if (change.clear_error) {
         set(kLastError, 0, true);
         set(kLastErrorAt, 0, true);
@@ -259,6 +263,118 @@ void insert_delta(const pg_uuid_t &key, int64 delta)
     insert_row(key, delta, false);
 }
 
+bool groups_available()
+{
+    return catalog::groups_available();
+}
+
+void insert_group_delta(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
+                        int64 delta)
+{
+    resolve(true);
+    Relation rel = catalog::open_deltas(RowExclusiveLock);
+    DeltaRow row{key, delta, false, 0};
+    row.grouped = true;
+    row.parent = parent;
+    row.group = group;
+    catalog::insert_delta_row(rel, row);
+    table_close(rel, RowExclusiveLock);
+}
+
+namespace {
+
+// The rows of parent's groups, gathered per group.
+struct GroupRows {
+    GroupSum sum;
+    List *tids;
+};
+
+bool same_uuid(const pg_uuid_t &a, const pg_uuid_t &b)
+{
+    return memcmp(a.data, b.data, UUID_LEN) == 0;
+}
+
+// Groups parent's rows by group key in a dynahash (sized by what it finds).
+template <typename Visit>
+void for_each_group(const pg_uuid_t &parent, Snapshot snapshot, bool keep_tids, LOCKMODE mode,
+                    Visit &&visit)
+{
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.keysize = sizeof(pg_uuid_t);
+    ctl.entrysize = sizeof(GroupRows);
+    ctl.hcxt = CurrentMemoryContext;
+    HTAB *groups = hash_create("fast_count groups", 256, &ctl,
+                               HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    Relation rel = catalog::open_deltas(mode);
+    catalog::scan_group_deltas(rel, parent, snapshot, [&](const DeltaRow &row, HeapTuple tuple) {
+        if (!row.grouped || !same_uuid(row.parent, parent))
+            return;
+        bool found;
+        auto *group = static_cast<GroupRows *>(hash_search(groups, &row.key, HASH_ENTER, &found));
+        if (!found) {
+            group->sum.key = row.key;
+            group->sum.sum = 0;
+            size_t size = VARSIZE_ANY(row.group);
+            auto *copy = static_cast<bytea *>(palloc(size));
+            memcpy(copy, row.group, size);
+            group->sum.group = copy;
+            group->tids = NIL;
+        }
+        group->sum.sum += row.delta;
+        if (keep_tids)
+            group->tids = lappend(group->tids, copy_tid(tuple));
+    });
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, groups);
+    GroupRows *group;
+    while ((group = static_cast<GroupRows *>(hash_seq_search(&status))) != nullptr)
+        visit(rel, *group);
+    table_close(rel, mode);
+}
+
+} // namespace
+
+List *group_sums(const pg_uuid_t &parent, Snapshot snapshot)
+{
+    resolve(true);
+    List *sums = NIL;
+    if (!catalog::groups_available())
+        return NIL;
+    for_each_group(parent, snapshot, false, AccessShareLock, [&](Relation, GroupRows &group) {
+        auto *sum = static_cast<GroupSum *>(palloc(sizeof(GroupSum)));
+        *sum = group.sum;
+        sums = lappend(sums, sum);
+    });
+    return sums;
+}
+
+int64 fold_groups(const pg_uuid_t &parent)
+{
+    resolve(true);
+    if (!catalog::groups_available())
+        return 0;
+    int64 removed = 0;
+    for_each_group(parent, nullptr, true, RowExclusiveLock, [&](Relation rel, GroupRows &group) {
+        // One row per group is the folded state; a group summing to 0 has
+        // no row at all, so storage stays in proportion to the groups.
+        if (list_length(group.tids) < 2 && group.sum.sum != 0)
+            return;
+        catalog::delete_rows(rel, group.tids);
+        removed += list_length(group.tids);
+        if (group.sum.sum != 0) {
+            DeltaRow row{group.sum.key, group.sum.sum, false, 0};
+            row.grouped = true;
+            row.parent = parent;
+            row.group = group.sum.group;
+            catalog::insert_delta_row(rel, row);
+        }
+    });
+    if (removed > 0)
+        CommandCounterIncrement();
+    return removed;
+}
+
 void insert_base(const pg_uuid_t &key, int64 count)
 {
     insert_row(key, count, true);
@@ -274,6 +390,10 @@ int64 remove_all(const pg_uuid_t &key)
     catalog::scan_deltas(rel, key, nullptr, false, [&](const DeltaRow &, HeapTuple tuple) {
         tids = lappend(tids, copy_tid(tuple));
     });
+    if (catalog::groups_available())
+        catalog::scan_group_deltas(rel, key, nullptr, [&](const DeltaRow &, HeapTuple tuple) {
+            tids = lappend(tids, copy_tid(tuple));
+        });
     catalog::delete_rows(rel, tids);
     table_close(rel, RowExclusiveLock);
     CommandCounterIncrement();
@@ -316,18 +436,24 @@ List *keys_with_rows()
         return NIL;
     List *keys = NIL;
     Relation rel = catalog::open_deltas(AccessShareLock);
+    // A dynahash: a grouped registration may have a million groups' rows.
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.keysize = sizeof(pg_uuid_t);
+    ctl.entrysize = sizeof(pg_uuid_t);
+    ctl.hcxt = CurrentMemoryContext;
+    HTAB *seen = hash_create("fast_count keys", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     catalog::scan_all_deltas(rel, [&](const DeltaRow &row, HeapTuple) {
-        bool seen = false;
-        ListCell *lc;
-        foreach (lc, keys)
-            seen = seen ||
-                   memcmp(static_cast<pg_uuid_t *>(lfirst(lc))->data, row.key.data, UUID_LEN) == 0;
-        if (!seen) {
+        const pg_uuid_t &owner = row.grouped ? row.parent : row.key;
+        bool found;
+        (void) hash_search(seen, &owner, HASH_ENTER, &found);
+        if (!found) {
             auto *copy = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-            *copy = row.key;
+            *copy = owner;
             keys = lappend(keys, copy);
         }
     });
+    hash_destroy(seen);
     table_close(rel, AccessShareLock);
     return keys;
 }

@@ -34,6 +34,7 @@ struct ExactEntry {
     bool has_next_attempt;
     TimestampTz next_attempt;  // next_refresh_at: when the worker may retry after an error
     bool has_error;
+    ArrayType *group_by;  // text[] of a grouped registration's columns; nullptr otherwise
     // Only with with_text:
     char *query;
     ArrayType *params;
@@ -60,11 +61,14 @@ struct Change {
     bool clear_error = false;
     const char *error = nullptr;  // recorded as a failure (cache_store::record_failure)
     TimestampTz retry_at = 0;
+    bool set_group_by = false;
+    ArrayType *group_by = nullptr;  // nullptr writes NULL
 
     Change &to_mode(const char *name) { mode = name; return *this; }
     Change &to_state(State new_state) { set_state = true; state = new_state; return *this; }
     Change &to_predicate(const char *text) { set_predicate = true; predicate = text; return *this; }
     Change &clearing_error() { clear_error = true; return *this; }
+    Change &to_group_by(ArrayType *columns) { set_group_by = true; group_by = columns; return *this; }
     Change &failed(const char *message, TimestampTz retry) { error = message; retry_at = retry; return *this; }
 };
 void update(const pg_uuid_t &key, const Change &change);
@@ -90,17 +94,40 @@ bool latest_epoch(const pg_uuid_t &key, int64 *epoch);
 // A writer's delta row.
 void insert_delta(const pg_uuid_t &key, int64 delta);
 
+// A writer's delta row of one group (key) of a grouped registration (parent).
+void insert_group_delta(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
+                        int64 delta);
+
+// Whether this database has the layout of grouped registrations (0.4.0).
+bool groups_available();
+
+// One group of a grouped registration: the sum of its rows.
+struct GroupSum {
+    pg_uuid_t key;
+    bytea *group;  // the group's values (image), palloc'd
+    int64 sum;
+};
+
+// The sums of every group of parent that snapshot sees (GroupSum *).
+List *group_sums(const pg_uuid_t &parent, Snapshot snapshot);
+
+// Replaces the rows of each group of parent (latest committed) by one with
+// their sum (none when it is 0); returns how many rows went.
+int64 fold_groups(const pg_uuid_t &parent);
+
 // A base row, with this transaction as its epoch.
 void insert_base(const pg_uuid_t &key, int64 count);
 
-// Deletes every row of the key (latest committed and own); returns how many.
+// Deletes every row of the key, and of its groups (latest committed and
+// own); returns how many.
 int64 remove_all(const pg_uuid_t &key);
 
 // Replaces the key's rows (latest committed) by one with their sum; returns
 // how many rows were replaced (0 when there were fewer than two).
 int64 fold(const pg_uuid_t &key);
 
-// Keys that have delta rows (pg_uuid_t *).
+// Keys that have delta rows (pg_uuid_t *); a group's rows count as its
+// registration's.
 List *keys_with_rows();
 
 } // namespace fast_count::exact_store

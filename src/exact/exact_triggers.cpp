@@ -14,6 +14,7 @@
 
 #include "exact/exact_ddl.hpp"
 #include "exact/exact_deltas.hpp"
+#include "exact/exact_groups.hpp"
 #include "exact/exact_store.hpp"
 #include "key_lock.hpp"
 #include "pg/pg_allocator.hpp"
@@ -53,6 +54,12 @@ using exact_store::State;
 struct Counted {
     pg_uuid_t key;
     ExprState *qual;  // nullptr: every row counts
+    bool grouped;     // one count per group of columns (in the trigger's relation)
+    exact_groups::Columns columns;
+    // The last group seen and its key: rows of one group in a row (a bulk
+    // load by author, one writer's rows) hash once.
+    bytea *last_group;  // in the state's context
+    pg_uuid_t last_key;
 };
 
 // What one trigger (on one relation) does, built on first use.
@@ -176,6 +183,14 @@ TriggerState *build(const Trigger *trigger, Relation rel, bool truncate)
         counted.qual = (!truncate && entry->predicate != nullptr)
                            ? compile(entry->predicate, rel, state->origin)
                            : nullptr;
+        counted.grouped = entry->group_by != nullptr;
+        counted.last_group = nullptr;
+        if (counted.grouped && !truncate &&
+            !exact_groups::find_columns(rel, entry->group_by, &counted.columns))
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("a group column of an exact count is missing in \"%s\"",
+                                   RelationGetRelationName(rel)),
+                            errhint("Unregister the grouped count with fast_count_unregister().")));
     }
     state->econtext = CreateStandaloneExprContext();
     MemoryContextSwitchTo(caller);
@@ -214,6 +229,55 @@ inline bool matches(const Counted &counted, ExprContext *econtext, TupleTableSlo
     bool result = ExecQual(counted.qual, econtext);
     ResetExprContext(econtext);
     return result;
+}
+
+// One row's change (old_slot nullptr: inserted; new_slot nullptr:
+// deleted), for every exact query of the relation: P(new) - P(old), on
+// the row's group for a grouped count (a row changing groups leaves one
+// and enters the other).
+pg_uuid_t key_of_group(TriggerState *state, Counted &counted, const bytea *group)
+{
+    if (counted.last_group != nullptr && exact_groups::same_group(counted.last_group, group))
+        return counted.last_key;
+    pg_uuid_t key = exact_groups::group_key(counted.key, group);
+    size_t size = VARSIZE_ANY(group);
+    if (counted.last_group == nullptr || VARSIZE_ANY(counted.last_group) < size) {
+        if (counted.last_group != nullptr)
+            pfree(counted.last_group);
+        counted.last_group = static_cast<bytea *>(MemoryContextAlloc(state->context, size));
+    }
+    memcpy(counted.last_group, group, size);
+    counted.last_key = key;
+    return key;
+}
+
+void account_row(TriggerState *state, TupleTableSlot *old_slot, TupleTableSlot *new_slot)
+{
+    for (int i = 0; i < state->count; i++) {
+        Counted &counted = state->counted[i];
+        if (!counted.grouped && old_slot != nullptr && new_slot != nullptr &&
+            counted.qual == nullptr)
+            continue;  // an UPDATE of a count of every row changes nothing
+        bool was = old_slot != nullptr && matches(counted, state->econtext, old_slot);
+        bool is = new_slot != nullptr && matches(counted, state->econtext, new_slot);
+        if (!counted.grouped) {
+            if (was != is)
+                exact_deltas::add(counted.key, is ? 1 : -1);
+            continue;
+        }
+        if (!was && !is)
+            continue;
+        bytea *old_group = was ? exact_groups::group_of_slot(counted.columns, old_slot) : nullptr;
+        bytea *new_group = is ? exact_groups::group_of_slot(counted.columns, new_slot) : nullptr;
+        if (was && is && exact_groups::same_group(old_group, new_group))
+            continue;
+        if (was)
+            exact_deltas::add_group(key_of_group(state, counted, old_group), counted.key,
+                                    old_group, -1);
+        if (is)
+            exact_deltas::add_group(key_of_group(state, counted, new_group), counted.key,
+                                    new_group, 1);
+    }
 }
 
 TriggerData *trigger_data(FunctionCallInfo fcinfo, bool row)
@@ -290,21 +354,12 @@ FAST_COUNT_FUNCTION(fast_count_exact_row_trigger)
 
     depth++;
     TriggerEvent event = data->tg_event;
-    for (int i = 0; i < state->count; i++) {
-        const Counted &counted = state->counted[i];
-        int64 delta;
-        if (TRIGGER_FIRED_BY_INSERT(event))
-            delta = matches(counted, state->econtext, data->tg_trigslot) ? 1 : 0;
-        else if (TRIGGER_FIRED_BY_DELETE(event))
-            delta = matches(counted, state->econtext, data->tg_trigslot) ? -1 : 0;
-        else if (counted.qual == nullptr)
-            delta = 0;
-        else
-            delta = (matches(counted, state->econtext, data->tg_newslot) ? 1 : 0) -
-                    (matches(counted, state->econtext, data->tg_trigslot) ? 1 : 0);
-        if (delta != 0)
-            exact_deltas::add(counted.key, delta);
-    }
+    if (TRIGGER_FIRED_BY_INSERT(event))
+        account_row(state, nullptr, data->tg_trigslot);
+    else if (TRIGGER_FIRED_BY_DELETE(event))
+        account_row(state, data->tg_trigslot, nullptr);
+    else
+        account_row(state, data->tg_trigslot, data->tg_newslot);
     depth--;
     return PointerGetDatum(nullptr);
 }

@@ -20,6 +20,7 @@
 #include "count_executor.hpp"
 #include "exact/exact_ddl.hpp"
 #include "exact/exact_deltas.hpp"
+#include "exact/exact_groups.hpp"
 #include "exact/exact_registration.hpp"
 #include "exact/exact_store.hpp"
 #include "key_lock.hpp"
@@ -41,6 +42,7 @@ extern "C" {
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -73,11 +75,12 @@ bool take_lock(const pg_uuid_t &key, bool wait)
 // What an exact entry's text reads as now, read as its owner in the
 // restricted scope (restricted_scope.hpp) and copied out of it.
 struct OwnerRead {
-    QueryIdentity *identity = nullptr;  // without count_query
+    QueryIdentity *identity = nullptr;  // without count_query; a grouped entry's key
     bool is_eligible = false;
     exact_mode::Eligibility eligibility{InvalidOid, nullptr};
     bool counted = false;
     int64 count = 0;
+    List *groups = NIL;  // exact_store::GroupSum *: a grouped entry's count per group
 };
 
 enum class Eligible { kAsk, kRequire };
@@ -98,11 +101,43 @@ OwnerRead read_as_owner(const ExactEntry &entry, Eligible eligible_how,
             eligibility = exact_mode::check_eligible(identity);
         else
             is_eligible = eligible(identity, &eligibility, &why);
+        // A grouped entry's key is of the text and its group columns.
+        // Eligible or not, so that a grouped registration never moves to
+        // a plain query's key (or another grouping's); when its columns are
+        // gone it stays where it is, not eligible.
+        exact_groups::Columns columns;
+        if (entry.group_by != nullptr) {
+            Oid table = eligibility.table;
+            if (!OidIsValid(table) && list_length(identity->relids) == 1)
+                table = linitial_oid(identity->relids);
+            if (eligible_how == Eligible::kRequire)
+                columns = exact_groups::check_columns(table, entry.group_by);
+            if (OidIsValid(table) && exact_groups::find_columns_of(table, entry.group_by, &columns)) {
+                identity->key = exact_groups::registration_key(identity->key, columns);
+            } else {
+                identity->key = entry.key;
+                is_eligible = false;
+            }
+        }
+        List *groups = NIL;
         if (count_key != nullptr && same_key(identity->key, *count_key)) {
-            read.count = count_under(identity, snapshot);
+            if (entry.group_by != nullptr)
+                groups = exact_groups::count_groups(identity, columns, snapshot);
+            else
+                read.count = count_under(identity, snapshot);
             read.counted = true;
         }
         MemoryContext scratch = MemoryContextSwitchTo(keep);
+        ListCell *lc;
+        foreach (lc, groups) {
+            auto *group = static_cast<exact_store::GroupSum *>(lfirst(lc));
+            auto *copy = static_cast<exact_store::GroupSum *>(palloc(sizeof(exact_store::GroupSum)));
+            copy->key = group->key;
+            copy->sum = group->sum;
+            copy->group = static_cast<bytea *>(palloc(VARSIZE_ANY(group->group)));
+            memcpy(copy->group, group->group, VARSIZE_ANY(group->group));
+            read.groups = lappend(read.groups, copy);
+        }
         read.identity = copy_identity(identity);
         read.is_eligible = is_eligible;
         read.eligibility.table = eligibility.table;
@@ -139,7 +174,10 @@ bool writers_excluded(Oid table)
 bool carry_count(const pg_uuid_t &key, const ExactEntry &entry, const QueryIdentity *identity,
                  const exact_mode::Eligibility *eligibility_now)
 {
-    if (entry.state != State::kReady || !writers_excluded(entry.table))
+    // A grouped count's rows are per group, under keys derived from the
+    // registration's: it is counted again at its new key.
+    if (entry.state != State::kReady || entry.group_by != nullptr ||
+        !writers_excluded(entry.table))
         return false;
     if (eligibility_now == nullptr || eligibility_now->table != entry.table)
         return false;
@@ -181,6 +219,7 @@ void move_registration(const pg_uuid_t &key, const ExactEntry &entry, const Quer
             exact_store::update(identity->key, Change().to_mode("exact")
                                                      .to_state(State::kRederive)
                                                      .to_predicate(nullptr)
+                                                     .to_group_by(entry.group_by)
                                                      .clearing_error());
         }
     }
@@ -261,6 +300,54 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
     return Step::kDone;
 }
 
+namespace {
+
+// A grouped count's bases: per group, count(S) - the deltas S sees, for
+// every group S counts or has deltas of (rows of writers S does not see
+// add to these). Returns the rows counted.
+int64 establish_groups(const pg_uuid_t &key, List *counted, Snapshot snapshot)
+{
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.keysize = sizeof(pg_uuid_t);
+    ctl.entrysize = sizeof(exact_store::GroupSum);
+    ctl.hcxt = CurrentMemoryContext;
+    HTAB *bases = hash_create("fast_count group bases", Max(list_length(counted), 16), &ctl,
+                              HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    int64 rows = 0;
+    ListCell *lc;
+    foreach (lc, counted) {
+        auto *group = static_cast<exact_store::GroupSum *>(lfirst(lc));
+        bool found;
+        auto *base = static_cast<exact_store::GroupSum *>(
+            hash_search(bases, &group->key, HASH_ENTER, &found));
+        *base = *group;
+        rows += group->sum;
+    }
+    List *seen = exact_store::group_sums(key, snapshot);
+    foreach (lc, seen) {
+        auto *group = static_cast<exact_store::GroupSum *>(lfirst(lc));
+        bool found;
+        auto *base = static_cast<exact_store::GroupSum *>(
+            hash_search(bases, &group->key, HASH_ENTER, &found));
+        if (!found) {
+            *base = *group;
+            base->sum = 0;
+        }
+        base->sum -= group->sum;
+    }
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, bases);
+    exact_store::GroupSum *base;
+    while ((base = static_cast<exact_store::GroupSum *>(hash_seq_search(&status))) != nullptr)
+        if (base->sum != 0)
+            exact_store::insert_group_delta(base->key, key, base->group, base->sum);
+    hash_destroy(bases);
+    return rows;
+}
+
+} // namespace
+
 Step backfill(const pg_uuid_t &key, bool wait_for_lock)
 {
     ExactEntry entry;
@@ -291,9 +378,15 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
         return Step::kDone;
     }
     int64 count = read.count;
-    exact_store::Sum seen = exact_store::sum(key, snapshot);
-    PopActiveSnapshot();
-    exact_store::insert_base(key, count - seen.sum);
+    if (entry.group_by != nullptr) {
+        count = establish_groups(key, read.groups, snapshot);
+        PopActiveSnapshot();
+        exact_store::insert_base(key, 0);  // the epoch; the groups hold the counts
+    } else {
+        exact_store::Sum seen = exact_store::sum(key, snapshot);
+        PopActiveSnapshot();
+        exact_store::insert_base(key, count - seen.sum);
+    }
 
     exact_store::update(key, Change().to_state(State::kReady).clearing_error());
     instr_time elapsed;
@@ -317,12 +410,40 @@ Step fold_key(const pg_uuid_t &key, bool wait_for_lock, int64 *rows)
     if (!exact_store::lookup(key, &entry) || !entry.exact || entry.state != State::kReady)
         return Step::kNothing;
     *rows = exact_store::fold(key);
+    if (entry.group_by != nullptr)
+        *rows += exact_store::fold_groups(key);
     return *rows > 0 ? Step::kDone : Step::kNothing;
 }
 
 // --- the worker's pass ---------------------------------------------------------
 
 enum class Task { kRederive, kBackfill, kFold, kGarbage };
+
+// A grouped count's fold reads every group's rows (a million groups: a
+// million rows), so it waits 20 times as long as it took before it runs
+// again, and at least as long as a plain count's fold would.
+struct GroupedFold {
+    pg_uuid_t key;
+    TimestampTz next_at;
+};
+List *grouped_folds = NIL;  // GroupedFold *, in TopMemoryContext
+
+GroupedFold *grouped_fold(const pg_uuid_t &key)
+{
+    ListCell *lc;
+    foreach (lc, grouped_folds) {
+        auto *fold = static_cast<GroupedFold *>(lfirst(lc));
+        if (same_key(fold->key, key))
+            return fold;
+    }
+    MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
+    auto *fold = static_cast<GroupedFold *>(palloc(sizeof(GroupedFold)));
+    fold->key = key;
+    fold->next_at = 0;
+    grouped_folds = lappend(grouped_folds, fold);
+    MemoryContextSwitchTo(caller);
+    return fold;
+}
 
 int cycles = 0;
 constexpr int kGarbageEveryCycles = 60;
@@ -463,6 +584,20 @@ TimestampTz run_worker_tasks(TimestampTz next_wake)
             break;
         case State::kReady:
             rows_folded = 0;
+            if (entry->group_by != nullptr) {
+                GroupedFold *fold = grouped_fold(entry->key);
+                if (now < fold->next_at) {
+                    next_wake = Min(next_wake, fold->next_at);
+                    break;
+                }
+                TimestampTz started = GetCurrentTimestamp();
+                step = run_task(Task::kFold, entry->key, keep_context);
+                TimestampTz done = GetCurrentTimestamp();
+                int64 pause = rows_folded >= kBusyFoldRows ? kBusyFoldDelayUs : USECS_PER_SEC;
+                fold->next_at = done + Max(pause, 20 * (done - started));
+                next_wake = Min(next_wake, fold->next_at);
+                break;
+            }
             step = run_task(Task::kFold, entry->key, keep_context);
             if (rows_folded >= kBusyFoldRows)
                 next_wake = Min(next_wake, GetCurrentTimestamp() + kBusyFoldDelayUs);

@@ -1,7 +1,8 @@
 -- A database made by 0.1.0 is updated in place, one release at a time, to
--- 0.2.0, 0.2.1 and 0.3.0. Its cached counts and registrations (retroactive,
--- registered periodic, exact) are kept and served at each step, and it ends
--- with exactly the catalog of a new 0.3.0 installation made in another
+-- 0.2.0, 0.2.1, 0.3.0 and 0.4.0. Its cached counts and registrations
+-- (retroactive, registered periodic, exact, grouped exact) are kept and
+-- served at each step, and it ends with exactly the catalog of a new 0.4.0
+-- installation made in another
 -- database. DROP EXTENSION then leaves nothing behind.
 SET client_min_messages = warning;
 
@@ -66,7 +67,7 @@ CREATE FUNCTION public.fc_catalog() RETURNS SETOF text LANGUAGE sql AS $$
 $$;
 SELECT pg_get_functiondef('public.fc_catalog'::regproc) AS catalog_function \gset
 
--- A new 0.3.0 installation, in a database of its own.
+-- A new 0.4.0 installation, in a database of its own.
 CREATE DATABASE regress_fc_fresh;
 \c regress_fc_fresh
 SET client_min_messages = warning;
@@ -121,8 +122,8 @@ INSERT INTO inbox VALUES (302, true);
 SELECT fast_count('SELECT * FROM inbox WHERE unread') AS exact,
        (SELECT count(*) FROM inbox WHERE unread) AS real;
 
--- 0.2.1 -> 0.3.0, the default version.
-ALTER EXTENSION fast_count UPDATE;
+-- 0.2.1 -> 0.3.0.
+ALTER EXTENSION fast_count UPDATE TO '0.3.0';
 SELECT extversion FROM pg_extension WHERE extname = 'fast_count';
 SELECT query, kind, count, refresh_every, mode, exact_state FROM fast_count_entries ORDER BY query;
 SELECT fast_count('SELECT * FROM items') AS served_cached,
@@ -131,6 +132,22 @@ DELETE FROM inbox WHERE id > 299;
 SELECT fast_count('SELECT * FROM inbox WHERE unread') AS exact,
        (SELECT count(*) FROM inbox WHERE unread) AS real;
 SELECT query, hits > 0 AS hit FROM fast_count_entries ORDER BY query;
+
+-- 0.3.0 -> 0.4.0, the default version: grouped exact counts arrive; the
+-- exact count of 0.2.0 is still served, and a grouped one is registered.
+ALTER EXTENSION fast_count UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'fast_count';
+INSERT INTO inbox VALUES (303, true);
+SELECT fast_count('SELECT * FROM inbox WHERE unread') AS exact,
+       (SELECT count(*) FROM inbox WHERE unread) AS real;
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM inbox', mode => 'exact',
+                                                    group_by => ARRAY['unread'])) AS grouped_state;
+DELETE FROM inbox WHERE id = 303;
+SELECT fast_count('SELECT * FROM inbox WHERE unread') AS exact,
+       fast_count('SELECT * FROM inbox WHERE unread IS NULL') AS grouped_null,
+       fast_count('SELECT * FROM inbox WHERE unread = false') AS grouped_read,
+       (SELECT count(*) FROM inbox WHERE NOT unread) AS real_read;
+SELECT * FROM fast_count_groups('SELECT * FROM inbox') ORDER BY key;
 
 -- The same catalog as the new installation: every fact of one is a fact of
 -- the other (the lines listed are the differences).
