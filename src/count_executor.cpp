@@ -41,6 +41,17 @@ void receiver_startup(DestReceiver *, int, TupleDesc) {}
 void receiver_shutdown(DestReceiver *) {}
 void receiver_destroy(DestReceiver *) {}
 
+void run_active(PlannedStmt *plan, const char *text, DestReceiver *receiver)
+{
+    QueryDesc *desc = CreateQueryDesc(plan, text, GetActiveSnapshot(), InvalidSnapshot, receiver,
+                                      nullptr, nullptr, 0);
+    ExecutorStart(desc, 0);
+    ExecutorRun(desc, ForwardScanDirection, 0, true);
+    ExecutorFinish(desc);
+    ExecutorEnd(desc);
+    FreeQueryDesc(desc);
+}
+
 // Plans the count, then runs it under snapshot, or, when there is none,
 // under a transaction snapshot taken once the plan is made (like SPI in a
 // volatile function: the caller's earlier work is seen, and in READ
@@ -74,13 +85,7 @@ CountRun execute_count(const QueryIdentity *identity, Snapshot snapshot)
     instr_time start;
     INSTR_TIME_SET_CURRENT(start);
 
-    QueryDesc *desc = CreateQueryDesc(plan, identity->query_text, GetActiveSnapshot(),
-                                      InvalidSnapshot, &receiver.pub, nullptr, nullptr, 0);
-    ExecutorStart(desc, 0);
-    ExecutorRun(desc, ForwardScanDirection, 0, true);
-    ExecutorFinish(desc);
-    ExecutorEnd(desc);
-    FreeQueryDesc(desc);
+    run_active(plan, identity->query_text, &receiver.pub);
     PopActiveSnapshot();
 
     instr_time elapsed;
@@ -107,6 +112,13 @@ CountRun run_count(const QueryIdentity *identity, Shared shared)
     restricted::run_as(GetUserId(), nullptr,
                        [&](MemoryContext) { run = execute_count(identity, InvalidSnapshot); });
     return run;
+}
+
+void run_plan(PlannedStmt *plan, const char *text, Snapshot snapshot, DestReceiver *receiver)
+{
+    PushActiveSnapshot(snapshot);
+    run_active(plan, text, receiver);
+    PopActiveSnapshot();
 }
 
 int64 count_under(const QueryIdentity *identity, Snapshot snapshot)

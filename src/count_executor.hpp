@@ -4,6 +4,8 @@
 #include "query_identity.hpp"
 
 extern "C" {
+#include "nodes/plannodes.h"
+#include "tcop/dest.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 }
@@ -31,6 +33,10 @@ CountRun run_count(const QueryIdentity *identity, Shared shared);
 // Counts under the given snapshot (exact mode: a reader's own snapshot, or
 // the one a backfill's base is taken under).
 int64 count_under(const QueryIdentity *identity, Snapshot snapshot);
+
+// Runs a planned SELECT to its end under snapshot, each row to receiver
+// (exact mode's per-group count receives the group columns).
+void run_plan(PlannedStmt *plan, const char *text, Snapshot snapshot, DestReceiver *receiver);
 
 // The planner's estimate of the number of rows, without running the query
 // (it is stored: planning runs immutable functions, so in the restricted

@@ -1,5 +1,6 @@
 #include "exact/exact_groups.hpp"
 
+#include "count_executor.hpp"
 #include "exact/exact_store.hpp"
 #include "pg/node_walk.hpp"
 
@@ -713,15 +714,7 @@ List *count_groups(const QueryIdentity *identity, const Columns &columns, Snapsh
     receiver.keep = keep;
     receiver.per_row = AllocSetContextCreate(work, "fast_count group row", ALLOCSET_SMALL_SIZES);
 
-    PushActiveSnapshot(snapshot);
-    QueryDesc *desc = CreateQueryDesc(plan, identity->query_text, GetActiveSnapshot(),
-                                      InvalidSnapshot, &receiver.pub, nullptr, nullptr, 0);
-    ExecutorStart(desc, 0);
-    ExecutorRun(desc, ForwardScanDirection, 0, true);
-    ExecutorFinish(desc);
-    ExecutorEnd(desc);
-    FreeQueryDesc(desc);
-    PopActiveSnapshot();
+    run_plan(plan, identity->query_text, snapshot, &receiver.pub);
 
     MemoryContextSwitchTo(keep);
     List *result = NIL;
