@@ -10,6 +10,7 @@
 
 #include "count_executor.hpp"
 #include "exact/exact_deltas.hpp"
+#include "exact/exact_fastpath.hpp"
 #include "exact/exact_store.hpp"
 #include "worker_control.hpp"
 
@@ -49,6 +50,11 @@ bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *
 {
     (void) entry;
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+    int64 mirrored;
+    if (exact_fastpath::read(identity->key, snapshot, &mirrored)) {
+        *count = mirrored + exact_deltas::pending(identity->key);
+        return true;
+    }
     exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
     if (seen.rows > kFoldSoonRows)
         request_fold();
@@ -59,6 +65,7 @@ bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *
         int64 epoch;
         if (seen.bases_current ||
             (exact_store::latest_epoch(identity->key, &epoch) && epoch == seen.epoch)) {
+            exact_fastpath::note_table_read(identity->key, snapshot, seen.sum);
             *count = seen.sum + exact_deltas::pending(identity->key);
             return true;
         }
