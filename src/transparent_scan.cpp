@@ -4,6 +4,7 @@
 #include "query_identity.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
+#include "transparent_cache.hpp"
 #include "transparent_match.hpp"
 
 extern "C" {
@@ -30,11 +31,13 @@ namespace {
 
 planner_hook_type previous_planner = nullptr;
 
-// custom_private: the row set, then the statement's text.
+// custom_private: the row set, the statement's text, and the plan's serial
+// (transparent_cache.hpp) as two integers.
 struct FastCountState {
     CustomScanState css;
     Query *row_set;
     const char *text;
+    uint64 serial;
     bool decided;  // looked up in this scan
     bool hit;
     bool returned;  // the hit's row went out
@@ -51,6 +54,9 @@ Node *create_state(CustomScan *cscan)
     state->css.methods = &exec_methods;
     state->row_set = castNode(Query, linitial(cscan->custom_private));
     state->text = strVal(lsecond(cscan->custom_private));
+    if (list_length(cscan->custom_private) >= 4)
+        state->serial = (static_cast<uint64>(intVal(lfourth(cscan->custom_private))) << 31) |
+                        static_cast<uint64>(intVal(lthird(cscan->custom_private)));
     return reinterpret_cast<Node *>(state);
 }
 
@@ -74,12 +80,25 @@ bool look_up(FastCountState *state)
         IsParallelWorker() || !OidIsValid(get_namespace_oid("fast_count", true)))
         return false;
     EState *estate = state->css.ss.ps.state;
+    ParamListInfo params = estate->es_param_list_info;
+    bool without_params = params == nullptr || params->numParams == 0;
+    refresher::Transparent level = level_now();
+    // A miss at level all counts, which needs the identity's count_query:
+    // the kept identity has none.
+    bool may_keep = without_params && level != refresher::Transparent::kAll;
+    if (may_keep) {
+        const QueryIdentity *kept = transparent_cache::find(state->serial);
+        if (kept != nullptr)
+            return refresher::serve_transparent(kept, level, &state->answer);
+    }
+    transparent_cache::Moment moment = transparent_cache::now();
     Query *row_set = static_cast<Query *>(copyObject(state->row_set));
-    const QueryIdentity *identity =
-        identity_of_row_set(row_set, estate->es_param_list_info, state->text);
+    const QueryIdentity *identity = identity_of_row_set(row_set, params, state->text);
     if (identity == nullptr || identity->uncacheable != nullptr)
         return false;
-    return refresher::serve_transparent(identity, level_now(), &state->answer);
+    if (without_params)
+        transparent_cache::remember(state->serial, identity, moment);
+    return refresher::serve_transparent(identity, level, &state->answer);
 }
 
 TupleTableSlot *exec_scan(CustomScanState *node)
@@ -163,7 +182,7 @@ int max_plan_node_id(const Plan *plan)
 
 // The FastCount node over the statement's plan: one output column, the
 // child's count, passed through on a miss.
-Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text)
+Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text, uint64 serial)
 {
     Plan *child = stmt->planTree;
     CustomScan *cscan = makeNode(CustomScan);
@@ -189,19 +208,24 @@ Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text)
     plan->lefttree = child;
     cscan->scan.scanrelid = 0;
     cscan->flags = 0;
-    cscan->custom_private = list_make2(row_set, makeString(pstrdup(text ? text : "")));
+    cscan->custom_private =
+        list_make4(row_set, makeString(pstrdup(text ? text : "")),
+                   makeInteger(static_cast<int>(serial & 0x7fffffff)),
+                   makeInteger(static_cast<int>((serial >> 31) & 0x7fffffff)));
     cscan->methods = &scan_methods;
     return plan;
 }
 
 // Whether the row set may be answered at all (what fast_count() refuses
-// to cache never gets the node); parameters are not bound yet.
-bool cacheable_shape(Query *row_set, const char *text)
+// to cache never gets the node); parameters are not bound yet. *complete:
+// the identity, when the statement has no parameters.
+bool cacheable_shape(Query *row_set, const char *text, const QueryIdentity **complete)
 {
     Query *copy = static_cast<Query *>(copyObject(row_set));
     ParamListInfo none = makeParamList(0);
     const QueryIdentity *identity = identity_of_row_set(copy, none, text);
     // Unbound parameters make no identity here; their values decide later.
+    *complete = identity != nullptr && identity->uncacheable == nullptr ? identity : nullptr;
     return identity == nullptr || identity->uncacheable == nullptr;
 }
 
@@ -214,13 +238,22 @@ bool installed()
 PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bound)
 {
     Query *row_set = nullptr;
+    uint64 serial = 0;
     if (transparent::may_be_count(parse) && settings::transparent != 0 && settings::enabled &&
         (options & CURSOR_OPT_SCROLL) == 0 && !InSecurityRestrictedOperation() &&
         !IsParallelWorker() && !IsBinaryUpgrade) {
         cpp_entry([&] {
             Query *candidate = counted_row_set(parse);
-            if (candidate != nullptr && installed() && cacheable_shape(candidate, text))
+            if (candidate == nullptr || !installed())
+                return Datum(0);
+            transparent_cache::Moment moment = transparent_cache::now();
+            const QueryIdentity *complete = nullptr;
+            if (cacheable_shape(candidate, text, &complete)) {
                 row_set = candidate;
+                serial = transparent_cache::new_plan_serial();
+                // Its first execution, just after, need not derive it again.
+                transparent_cache::remember(serial, complete, moment);
+            }
             return Datum(0);
         });
     }
@@ -229,7 +262,7 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
                             : standard_planner(parse, text, options, bound);
     if (row_set != nullptr && stmt->planTree != nullptr &&
         list_length(stmt->planTree->targetlist) == 1)
-        stmt->planTree = wrap_plan(stmt, row_set, text);
+        stmt->planTree = wrap_plan(stmt, row_set, text, serial);
     return stmt;
 }
 

@@ -7,6 +7,7 @@
 #include "exact/exact_fastpath.hpp"
 
 #include "catalog.hpp"
+#include "settings.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -434,7 +435,7 @@ void invalidate(const pg_uuid_t &key)
 
 bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum)
 {
-    if (!usable())
+    if (!usable() || !settings::exact_shared_reads)
         return false;
     uint64 xmin;
     if (!snapshot_xmin(snapshot, &xmin))
@@ -479,7 +480,7 @@ bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum)
 
 void note_table_read(const pg_uuid_t &key, Snapshot snapshot, int64 sum)
 {
-    if (!usable())
+    if (!usable() || !settings::exact_shared_reads)
         return;
     uint64 xmin;
     if (!snapshot_xmin(snapshot, &xmin))

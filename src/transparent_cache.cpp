@@ -1,0 +1,75 @@
+#include "transparent_cache.hpp"
+
+#include "query_memo.hpp"
+#include "session_settings.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "utils/memutils.h"
+}
+
+namespace fast_count::transparent_cache {
+
+namespace {
+
+// Direct-mapped by serial: a prepared statement keeps its plan, and the
+// few a session runs over and over stay.
+constexpr int kEntries = 64;
+
+struct Kept {
+    uint64 serial;  // 0: empty
+    Moment moment;
+    MemoryContext context;
+    QueryIdentity *identity;
+};
+
+Kept kept[kEntries];
+uint64 last_serial = 0;
+
+bool same_moment(const Moment &a, const Moment &b)
+{
+    return a.user == b.user && a.settings == b.settings && a.generation == b.generation;
+}
+
+} // namespace
+
+uint64 new_plan_serial()
+{
+    return ++last_serial;
+}
+
+Moment now()
+{
+    return {GetUserId(), session_settings::fingerprint(), query_memo::invalidations()};
+}
+
+void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment)
+{
+    if (serial == 0 || identity == nullptr || identity->params != nullptr)
+        return;
+    Kept &slot = kept[serial % kEntries];
+    if (slot.context == nullptr)
+        slot.context = AllocSetContextCreate(TopMemoryContext, "fast_count transparent plan",
+                                             ALLOCSET_SMALL_SIZES);
+    else
+        MemoryContextReset(slot.context);
+    slot.serial = 0;  // until the copy is complete (it may fail)
+    MemoryContext caller = MemoryContextSwitchTo(slot.context);
+    slot.identity = copy_identity(identity);
+    MemoryContextSwitchTo(caller);
+    slot.moment = moment;
+    slot.serial = serial;
+}
+
+const QueryIdentity *find(uint64 serial)
+{
+    const Kept &slot = kept[serial % kEntries];
+    if (serial == 0 || slot.serial != serial)
+        return nullptr;
+    // An invalidation, another role or other settings: derive again.
+    if (!same_moment(slot.moment, now()))
+        return nullptr;
+    return slot.identity;
+}
+
+} // namespace fast_count::transparent_cache

@@ -1,0 +1,35 @@
+// Transparent mode, remembering the identity of a plan's count: a cached
+// plan (a prepared statement, PL/pgSQL) runs the same statement tree every
+// time, so the identity derived from it (the key, and whether it may be
+// served at all) holds as long as the role, the result-changing settings
+// and the catalogs the memo watches (query_memo::invalidations) stay as they
+// were when it was derived. A hit skips the derivation (copying, binding
+// and hashing the tree) and goes straight to the shared lookups; the count
+// itself is always looked up afresh, under the caller's snapshot.
+// Statements with parameters are derived at every execution.
+#pragma once
+
+#include "query_identity.hpp"
+
+namespace fast_count::transparent_cache {
+
+// A number for a new FastCount plan node, unique in this backend.
+uint64 new_plan_serial();
+
+// What an identity is derived under, read BEFORE deriving it.
+struct Moment {
+    Oid user;
+    uint64 settings;
+    uint64 generation;
+};
+Moment now();
+
+// Keeps a copy of identity (without its count_query) for plan serial,
+// derived at moment; only an identity without parameters.
+void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment);
+
+// The identity kept for serial when it still holds now, or nullptr. It
+// has no count_query; valid until the next remember().
+const QueryIdentity *find(uint64 serial);
+
+} // namespace fast_count::transparent_cache
