@@ -19,6 +19,7 @@ extern "C" {
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 }
 
 namespace fast_count::exact_fastpath {
@@ -61,6 +62,9 @@ struct Slot {
     uint64 horizon;     // kValid: every xid below it is complete; settled covers them
     int64 settled;
     int count;
+    // When the key was last read or written (a statement's start, kept to
+    // the second): with every slot taken, the least recently used goes.
+    pg_atomic_uint64 last_used;
     RingEntry ring[kRing];
 };
 
@@ -195,6 +199,13 @@ void start_seeding(Slot *slot, Oid catalog)
     slot->seed_start = U64FromFullTransactionId(ReadNextFullTransactionId());
 }
 
+void touch(Slot *slot)
+{
+    uint64 now = static_cast<uint64>(GetCurrentStatementStartTimestamp());
+    if (pg_atomic_read_u64(&slot->last_used) + USECS_PER_SEC < now)
+        pg_atomic_write_u64(&slot->last_used, now);
+}
+
 void invalidate_locked(Slot *slot)
 {
     slot->generation++;
@@ -224,20 +235,28 @@ void create_slot(const Tag &tag, Oid catalog)
             shared->next_victim = (i + 1) % kSlots;
         }
     }
+    // All in use (or of dropped databases): the least recently used goes;
+    // its key reads its rows until it has a slot again.
+    if (chosen < 0) {
+        uint64 oldest = PG_UINT64_MAX;
+        int victim = -1;
+        for (int i = 0; i < kSlots; i++) {
+            uint64 used = pg_atomic_read_u64(&shared->slots[i].last_used);
+            if (used < oldest) {
+                oldest = used;
+                victim = i;
+            }
+        }
+        chosen = victim;
+    }
     if (chosen < 0) {
         LWLockRelease(directory_lock());
         return;  // every slot mirrors a key: this one reads its rows
     }
     Slot *slot = &shared->slots[chosen];
     LWLockAcquire(slot_lock(chosen), LW_EXCLUSIVE);
-    if (slot->in_use) {
-        if (slot->state != kInvalid) {  // became valid meanwhile: keep it
-            LWLockRelease(slot_lock(chosen));
-            LWLockRelease(directory_lock());
-            return;
-        }
+    if (slot->in_use)
         hash_search(directory, &slot->tag, HASH_REMOVE, nullptr);
-    }
     bool found;
     auto *entry = static_cast<DirectoryEntry *>(hash_search(directory, &tag, HASH_ENTER_NULL, &found));
     if (entry == nullptr) {
@@ -250,6 +269,7 @@ void create_slot(const Tag &tag, Oid catalog)
     slot->tag = tag;
     slot->in_use = true;
     start_seeding(slot, catalog);
+    pg_atomic_write_u64(&slot->last_used, static_cast<uint64>(GetCurrentStatementStartTimestamp()));
     LWLockRelease(slot_lock(chosen));
     LWLockRelease(directory_lock());
 }
@@ -367,8 +387,11 @@ void shmem_startup()
 {
     bool found;
     shared = static_cast<Shared *>(ShmemInitStruct("fast_count exact reads", sizeof(Shared), &found));
-    if (!found)
+    if (!found) {
         memset(shared, 0, sizeof(Shared));
+        for (Slot &slot : shared->slots)
+            pg_atomic_init_u64(&slot.last_used, 0);
+    }
     locks = GetNamedLWLockTranche(kTranche);
     HASHCTL info;
     memset(&info, 0, sizeof(info));
@@ -413,6 +436,7 @@ void publish(const pg_uuid_t &key, int64 delta)
     // subtracts the ones the counting snapshot saw).
     if (slot->state != kInvalid && slot->count == kRing)
         invalidate_locked(slot);
+    touch(slot);
     if (slot->state != kInvalid) {
         slot->ring[slot->count++] = {xid, delta, kPending};
         remember_published(index, xid);
@@ -451,6 +475,7 @@ bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum)
         LWLockRelease(slot_lock(index));
         return false;
     }
+    touch(slot);
     RingEntry ring[kRing];
     int count = slot->count;
     memcpy(ring, slot->ring, sizeof(RingEntry) * count);
