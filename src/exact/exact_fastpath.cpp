@@ -459,7 +459,9 @@ void invalidate(const pg_uuid_t &key)
 
 bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum)
 {
-    if (!usable() || !settings::exact_shared_reads)
+    // SERIALIZABLE: reading the rows takes the predicate locks that let
+    // PostgreSQL see a writer of this count as a conflict; no read here does.
+    if (!usable() || !settings::exact_shared_reads || IsolationIsSerializable())
         return false;
     uint64 xmin;
     if (!snapshot_xmin(snapshot, &xmin))
