@@ -9,7 +9,8 @@
 #
 #  P7: SELECT count(*) FROM items WHERE status = 3 on N rows (default 10M),
 #      registered in exact mode, pgbench 4 clients, simple and prepared
-#      protocol: / SELECT 1, and / the same statement with transparent = off.
+#      protocol: / SELECT 1, and / the same statement with transparent = off;
+#      and with fast_count.exact_shared_reads = off (the delta rows read).
 #  P8: pgbench -S (select-only) with fast_count preloaded / not loaded.
 set -euo pipefail
 
@@ -71,6 +72,8 @@ count_simple=$(tps -f "$work/count.sql")
 one_prepared=$(tps -M prepared -f "$work/one.sql")
 count_prepared=$(tps -M prepared -f "$work/count.sql")
 off_simple=$(PGOPTIONS='-c fast_count.transparent=off' tps -f "$work/count.sql")
+rows_prepared=$(PGOPTIONS='-c fast_count.exact_shared_reads=off' tps -M prepared -f "$work/count.sql")
+rows_simple=$(PGOPTIONS='-c fast_count.exact_shared_reads=off' tps -f "$work/count.sql")
 
 "$bindir/pgbench" -i -q -s 10 -h "$work" -p "$port" postgres >/dev/null 2>&1
 preloaded=$(tps -S -M prepared)
@@ -89,5 +92,7 @@ printf '%-58s %12s %8s\n' "P7 intercepted count (simple) / SELECT 1" "$count_sim
 printf '%-58s %12s %8s\n' "P7 SELECT 1 (prepared)" "$one_prepared" ""
 printf '%-58s %12s %8s\n' "P7 intercepted count (prepared) / SELECT 1" "$count_prepared" "$(ratio "$count_prepared" "$one_prepared")"
 printf '%-58s %12s %8s\n' "P7 intercepted (simple) / transparent = off" "$off_simple" "$(ratio "$count_simple" "$off_simple")"
+printf '%-58s %12s %8s\n' "P7 same, exact_shared_reads = off (prepared) / SELECT 1" "$rows_prepared" "$(ratio "$rows_prepared" "$one_prepared")"
+printf '%-58s %12s %8s\n' "P7 same, exact_shared_reads = off (simple) / SELECT 1" "$rows_simple" "$(ratio "$rows_simple" "$one_simple")"
 printf '%-58s %12s %8s\n' "P8 pgbench -S prepared: preloaded / not loaded" "$preloaded" "$(ratio "$preloaded" "$plain")"
 printf '%-58s %12s %8s\n' "P8 pgbench -S simple: preloaded / not loaded" "$preloaded_simple" "$(ratio "$preloaded_simple" "$plain_simple")"
