@@ -4,7 +4,9 @@
 #include "session_settings.hpp"
 
 extern "C" {
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "nodes/nodes.h"
 #include "utils/memutils.h"
 }
 
@@ -29,6 +31,26 @@ uint64 last_serial = 0;
 bool same_moment(const Moment &a, const Moment &b)
 {
     return a.user == b.user && a.settings == b.settings && a.generation == b.generation;
+}
+
+// Plan time: by the text's hash.
+constexpr int kPlanned = 16;
+
+struct Planned {
+    bool used;
+    uint32 hash;
+    Moment moment;
+    MemoryContext context;
+    char *text;
+    Query *row_set;
+    QueryIdentity *identity;
+};
+
+Planned planned[kPlanned];
+
+uint32 text_hash(const char *text)
+{
+    return hash_bytes(reinterpret_cast<const unsigned char *>(text), static_cast<int>(strlen(text)));
 }
 
 } // namespace
@@ -70,6 +92,42 @@ const QueryIdentity *find(uint64 serial)
     if (!same_moment(slot.moment, now()))
         return nullptr;
     return slot.identity;
+}
+
+const QueryIdentity *find_planned(const char *text, const Query *row_set, const Moment &moment)
+{
+    if (text == nullptr)
+        return nullptr;
+    uint32 hash = text_hash(text);
+    const Planned &slot = planned[hash % kPlanned];
+    // equal() ignores token locations, which no key depends on.
+    if (!slot.used || slot.hash != hash || !same_moment(slot.moment, moment) ||
+        strcmp(slot.text, text) != 0 || !equal(slot.row_set, row_set))
+        return nullptr;
+    return slot.identity;
+}
+
+void remember_planned(const char *text, const Query *row_set, const QueryIdentity *identity,
+                      const Moment &moment)
+{
+    if (text == nullptr || identity == nullptr)
+        return;
+    uint32 hash = text_hash(text);
+    Planned &slot = planned[hash % kPlanned];
+    if (slot.context == nullptr)
+        slot.context = AllocSetContextCreate(TopMemoryContext, "fast_count transparent text",
+                                             ALLOCSET_SMALL_SIZES);
+    else
+        MemoryContextReset(slot.context);
+    slot.used = false;  // until the copies are complete (they may fail)
+    MemoryContext caller = MemoryContextSwitchTo(slot.context);
+    slot.text = pstrdup(text);
+    slot.row_set = static_cast<Query *>(copyObjectImpl(row_set));
+    slot.identity = copy_identity(identity);
+    MemoryContextSwitchTo(caller);
+    slot.hash = hash;
+    slot.moment = moment;
+    slot.used = true;
 }
 
 } // namespace fast_count::transparent_cache

@@ -32,4 +32,11 @@ void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment
 // has no count_query; valid until the next remember().
 const QueryIdentity *find(uint64 serial);
 
+// Plan time (the simple protocol plans the same text again and again): the
+// identity derived for an equal row set of the same text, at the same
+// moment, or nullptr. Valid until the next remember_planned().
+const QueryIdentity *find_planned(const char *text, const Query *row_set, const Moment &moment);
+void remember_planned(const char *text, const Query *row_set, const QueryIdentity *identity,
+                      const Moment &moment);
+
 } // namespace fast_count::transparent_cache

@@ -38,6 +38,7 @@ struct FastCountState {
     Query *row_set;
     const char *text;
     uint64 serial;
+    int eflags;    // for the child, set up on the first miss (or at once, for EXPLAIN)
     bool decided;  // looked up in this scan
     bool hit;
     bool returned;  // the hit's row went out
@@ -60,10 +61,22 @@ Node *create_state(CustomScan *cscan)
     return reinterpret_cast<Node *>(state);
 }
 
-void begin_scan(CustomScanState *node, EState *estate, int eflags)
+void init_child(CustomScanState *node, EState *estate, int eflags)
 {
     CustomScan *cscan = castNode(CustomScan, node->ss.ps.plan);
+    MemoryContext caller = MemoryContextSwitchTo(estate->es_query_cxt);
     outerPlanState(node) = ExecInitNode(outerPlan(cscan), estate, eflags);
+    MemoryContextSwitchTo(caller);
+}
+
+// The child (the statement's own plan) is set up when a miss needs it: a
+// hit never pays for it. EXPLAIN and instrumented runs show it, so they
+// get it at once.
+void begin_scan(CustomScanState *node, EState *estate, int eflags)
+{
+    reinterpret_cast<FastCountState *>(node)->eflags = eflags;
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0 || estate->es_instrument != 0)
+        init_child(node, estate, eflags);
 }
 
 refresher::Transparent level_now()
@@ -113,8 +126,11 @@ TupleTableSlot *exec_scan(CustomScanState *node)
         });
         state->hit = hit;
     }
-    if (!state->hit)
+    if (!state->hit) {
+        if (outerPlanState(node) == nullptr)
+            init_child(node, node->ss.ps.state, state->eflags);
         return ExecProcNode(outerPlanState(node));
+    }
     if (state->returned)
         return nullptr;
     state->returned = true;
@@ -127,7 +143,8 @@ TupleTableSlot *exec_scan(CustomScanState *node)
 
 void end_scan(CustomScanState *node)
 {
-    ExecEndNode(outerPlanState(node));
+    if (outerPlanState(node) != nullptr)
+        ExecEndNode(outerPlanState(node));
 }
 
 void rescan(CustomScanState *node)
@@ -137,7 +154,7 @@ void rescan(CustomScanState *node)
     state->hit = false;
     state->returned = false;
     PlanState *child = outerPlanState(node);
-    if (child->chgParam == nullptr)
+    if (child != nullptr && child->chgParam == nullptr)
         ExecReScan(child);
 }
 
@@ -247,13 +264,17 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
             if (candidate == nullptr || !installed())
                 return Datum(0);
             transparent_cache::Moment moment = transparent_cache::now();
-            const QueryIdentity *complete = nullptr;
-            if (cacheable_shape(candidate, text, &complete)) {
-                row_set = candidate;
-                serial = transparent_cache::new_plan_serial();
-                // Its first execution, just after, need not derive it again.
-                transparent_cache::remember(serial, complete, moment);
+            const QueryIdentity *complete =
+                transparent_cache::find_planned(text, candidate, moment);
+            if (complete == nullptr) {
+                if (!cacheable_shape(candidate, text, &complete))
+                    return Datum(0);
+                transparent_cache::remember_planned(text, candidate, complete, moment);
             }
+            row_set = candidate;
+            serial = transparent_cache::new_plan_serial();
+            // Its first execution, just after, need not derive it again.
+            transparent_cache::remember(serial, complete, moment);
             return Datum(0);
         });
     }
