@@ -7,6 +7,8 @@ extern "C" {
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 }
 
@@ -18,12 +20,49 @@ namespace {
 // few a session runs over and over stay.
 constexpr int kEntries = 64;
 
+struct KeptParam {
+    Oid type;
+    bool isnull;
+    bool byval;
+    int16 len;
+    Datum value;
+};
+
 struct Kept {
     uint64 serial;  // 0: empty
     Moment moment;
     MemoryContext context;
     QueryIdentity *identity;
+    int nparams;
+    KeptParam *params;
 };
+
+int param_count(ParamListInfo params)
+{
+    return params == nullptr ? 0 : params->numParams;
+}
+
+// Values fetched through a hook are not in the list to compare.
+bool comparable(ParamListInfo params)
+{
+    return params == nullptr || params->numParams == 0 ||
+           (params->paramFetch == nullptr && params->paramCompile == nullptr);
+}
+
+bool same_params(const Kept &slot, ParamListInfo params)
+{
+    if (slot.nparams != param_count(params))
+        return false;
+    for (int i = 0; i < slot.nparams; i++) {
+        const KeptParam &kept = slot.params[i];
+        const ParamExternData &now = params->params[i];
+        if (kept.type != now.ptype || kept.isnull != now.isnull)
+            return false;
+        if (!kept.isnull && !datumIsEqual(kept.value, now.value, kept.byval, kept.len))
+            return false;
+    }
+    return true;
+}
 
 Kept kept[kEntries];
 uint64 last_serial = 0;
@@ -65,10 +104,14 @@ Moment now()
     return {GetUserId(), session_settings::fingerprint(), query_memo::invalidations()};
 }
 
-void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment)
+void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment,
+              ParamListInfo params)
 {
-    if (serial == 0 || identity == nullptr || identity->params != nullptr)
+    if (serial == 0 || identity == nullptr || !comparable(params))
         return;
+    for (int i = 0; i < param_count(params); i++)
+        if (!params->params[i].isnull && !OidIsValid(params->params[i].ptype))
+            return;  // a value of no known type: nothing to compare it by
     Kept &slot = kept[serial % kEntries];
     if (slot.context == nullptr)
         slot.context = AllocSetContextCreate(TopMemoryContext, "fast_count transparent plan",
@@ -78,15 +121,29 @@ void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment
     slot.serial = 0;  // until the copy is complete (it may fail)
     MemoryContext caller = MemoryContextSwitchTo(slot.context);
     slot.identity = copy_identity(identity);
+    slot.nparams = param_count(params);
+    slot.params = nullptr;
+    if (slot.nparams > 0)
+        slot.params = static_cast<KeptParam *>(palloc0(sizeof(KeptParam) * slot.nparams));
+    for (int i = 0; i < slot.nparams; i++) {
+        const ParamExternData &bound = params->params[i];
+        KeptParam &kept = slot.params[i];
+        kept.type = bound.ptype;
+        kept.isnull = bound.isnull;
+        if (!kept.isnull) {
+            get_typlenbyval(kept.type, &kept.len, &kept.byval);
+            kept.value = datumCopy(bound.value, kept.byval, kept.len);
+        }
+    }
     MemoryContextSwitchTo(caller);
     slot.moment = moment;
     slot.serial = serial;
 }
 
-const QueryIdentity *find(uint64 serial)
+const QueryIdentity *find(uint64 serial, ParamListInfo params)
 {
     const Kept &slot = kept[serial % kEntries];
-    if (serial == 0 || slot.serial != serial)
+    if (serial == 0 || slot.serial != serial || !comparable(params) || !same_params(slot, params))
         return nullptr;
     // An invalidation, another role or other settings: derive again.
     if (!same_moment(slot.moment, now()))

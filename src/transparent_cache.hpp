@@ -6,7 +6,10 @@
 // were when it was derived. A hit skips the derivation (copying, binding
 // and hashing the tree) and goes straight to the shared lookups; the count
 // itself is always looked up afresh, under the caller's snapshot.
-// Statements with parameters are derived at every execution.
+// With parameters, the identity is kept with their values (bound by the
+// client, as the extended protocol binds them) and serves an execution
+// whose values are the same, byte for byte; parameters fetched by a hook
+// (PL/pgSQL variables) are derived at every execution.
 #pragma once
 
 #include "query_identity.hpp"
@@ -25,12 +28,14 @@ struct Moment {
 Moment now();
 
 // Keeps a copy of identity (without its count_query) for plan serial,
-// derived at moment; only an identity without parameters.
-void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment);
+// derived at moment with params (may be null) bound.
+void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment,
+              ParamListInfo params = nullptr);
 
-// The identity kept for serial when it still holds now, or nullptr. It
-// has no count_query; valid until the next remember().
-const QueryIdentity *find(uint64 serial);
+// The identity kept for serial when it still holds now and params have
+// the values it was derived with, or nullptr. It has no count_query; valid
+// until the next remember().
+const QueryIdentity *find(uint64 serial, ParamListInfo params = nullptr);
 
 // Plan time (the simple protocol plans the same text again and again): the
 // identity derived for an equal row set of the same text, at the same

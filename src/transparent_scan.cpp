@@ -94,13 +94,11 @@ bool look_up(FastCountState *state)
         return false;
     EState *estate = state->css.ss.ps.state;
     ParamListInfo params = estate->es_param_list_info;
-    bool without_params = params == nullptr || params->numParams == 0;
     refresher::Transparent level = level_now();
     // A miss at level all counts, which needs the identity's count_query:
     // the kept identity has none.
-    bool may_keep = without_params && level != refresher::Transparent::kAll;
-    if (may_keep) {
-        const QueryIdentity *kept = transparent_cache::find(state->serial);
+    if (level != refresher::Transparent::kAll) {
+        const QueryIdentity *kept = transparent_cache::find(state->serial, params);
         if (kept != nullptr)
             return refresher::serve_transparent(kept, level, &state->answer);
     }
@@ -109,8 +107,7 @@ bool look_up(FastCountState *state)
     const QueryIdentity *identity = identity_of_row_set(row_set, params, state->text);
     if (identity == nullptr || identity->uncacheable != nullptr)
         return false;
-    if (without_params)
-        transparent_cache::remember(state->serial, identity, moment);
+    transparent_cache::remember(state->serial, identity, moment, params);
     return refresher::serve_transparent(identity, level, &state->answer);
 }
 

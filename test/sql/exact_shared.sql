@@ -134,6 +134,28 @@ RESET TimeZone;
 DELETE FROM tasks WHERE id > 3005;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE open_tasks;
 EXECUTE open_tasks;
+-- With a parameter: the identity kept for one value never serves another.
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE owner = $1',
+                                                    params => ARRAY['1'], mode => 'exact'));
+PREPARE owned(int) AS SELECT count(*) FROM tasks WHERE owner = $1;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE owned(1);
+SELECT o, (SELECT count(*) FROM tasks WHERE owner = o) AS plain_count
+  FROM generate_series(1, 3) o;
+EXECUTE owned(1);
+EXECUTE owned(2);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE owned(2);
+EXECUTE owned(1);
+INSERT INTO tasks VALUES (4001, false, 1), (4002, false, 2);
+EXECUTE owned(1);
+EXECUTE owned(2);
+EXECUTE owned(3);
+EXECUTE owned(1);
+EXECUTE owned(2);
+EXECUTE owned(1);
+EXECUTE owned(2);
+DEALLOCATE owned;
+SELECT fast_count_unregister('SELECT * FROM tasks WHERE owner = $1', ARRAY['1']);
+
 -- The same plan under another role: the executor checks its privileges.
 CREATE ROLE exact_shared_reader;
 SET ROLE exact_shared_reader;
