@@ -26,6 +26,7 @@ REGRESS += security_worker
 REGRESS += security_settings
 REGRESS += transparent
 REGRESS += grouped
+REGRESS += exact_shared
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=test --outputdir=results_regress --load-extension=$(EXTENSION)
@@ -34,6 +35,7 @@ REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact_concurrency \
 	exact_fold exact_backfill
 ISOLATION += open_reader
+ISOLATION += exact_fastpath
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 

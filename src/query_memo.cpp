@@ -261,4 +261,10 @@ size_t size()
     return memo != nullptr ? memo->size() : 0;
 }
 
+uint64 invalidations()
+{
+    setup();
+    return generation;
+}
+
 } // namespace fast_count::query_memo

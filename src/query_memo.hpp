@@ -34,4 +34,9 @@ void relation_changed(Oid relid);
 
 std::size_t size();
 
+// Moves on every invalidation the memo hears (relations, functions, types,
+// ...): what was derived from a query tree before it moved may be stale.
+// Its first call starts listening.
+uint64 invalidations();
+
 } // namespace fast_count::query_memo

@@ -21,6 +21,7 @@ int max_entries = 10000;
 int force_recount_after = 3600;
 int memo_size = 1000;
 bool estimate_on_miss = false;
+bool exact_shared_reads = true;
 int max_refresh_every = 86400;
 int max_age = 0;
 int transparent = 1;
@@ -123,6 +124,14 @@ void define_all(bool preloading)
         "Answers a cold miss with the planner's estimate instead of waiting for a count.",
         "The entry is marked as an estimate until the background worker has counted it.",
         &estimate_on_miss, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+    // Only this session's reads: off, they sum the delta rows (slower,
+    // just as exact). Writers keep the shared-memory mirror either way.
+    DefineCustomBoolVariable(
+        "fast_count.exact_shared_reads",
+        "Answers exact counts from shared memory when it can, without reading the delta rows.",
+        "Needs the library in shared_preload_libraries; not used on a standby.",
+        &exact_shared_reads, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     // Server-wide, so that no role can register a query whose count then
     // stays frozen for everyone else (PGC_SIGHUP: only the administrator

@@ -20,6 +20,7 @@ extern int max_entries;        // fast_count.max_entries, shared index capacity
 extern int force_recount_after;  // fast_count.force_recount_after, s; 0 = always, -1 = never
 extern int memo_size;          // fast_count.memo_size, queries remembered per backend
 extern bool estimate_on_miss;  // fast_count.estimate_on_miss
+extern bool exact_shared_reads;  // fast_count.exact_shared_reads
 extern int max_refresh_every;  // fast_count.max_refresh_every, s (server-wide)
 extern int transparent;        // fast_count.transparent: 0 off, 1 exact, 2 registered, 3 all
 extern int max_age;            // fast_count.max_age, s; 0 = no bound

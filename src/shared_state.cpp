@@ -23,6 +23,10 @@ struct State {
 };
 
 State *state = nullptr;
+// Modes' own shared memory (registered from _PG_init, before the hooks run).
+constexpr int kMaxUsers = 4;
+ShmemUser users[kMaxUsers];
+int user_count = 0;
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
 
@@ -30,7 +34,12 @@ void request_shmem()
 {
     if (previous_request_hook)
         previous_request_hook();
-    RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(State)), shared_index::shmem_size()));
+    Size size = add_size(MAXALIGN(sizeof(State)), shared_index::shmem_size());
+    for (int i = 0; i < user_count; i++) {
+        size = add_size(size, users[i].size());
+        users[i].request();
+    }
+    RequestAddinShmemSpace(size);
     RequestNamedLWLockTranche("fast_count", 1);
     RequestNamedLWLockTranche("fast_count index", 1);
 }
@@ -47,6 +56,8 @@ void startup_shmem()
         state->count = 0;
     }
     shared_index::shmem_startup();
+    for (int i = 0; i < user_count; i++)
+        users[i].startup();
     LWLockRelease(AddinShmemInitLock);
 }
 
@@ -58,6 +69,12 @@ void install_hooks()
     shmem_request_hook = request_shmem;
     previous_startup_hook = shmem_startup_hook;
     shmem_startup_hook = startup_shmem;
+}
+
+void add_user(const ShmemUser &user)
+{
+    if (user_count < kMaxUsers)
+        users[user_count++] = user;
 }
 
 bool available()

@@ -4,6 +4,7 @@
 #include "query_identity.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
+#include "transparent_cache.hpp"
 #include "transparent_match.hpp"
 
 extern "C" {
@@ -30,11 +31,14 @@ namespace {
 
 planner_hook_type previous_planner = nullptr;
 
-// custom_private: the row set, then the statement's text.
+// custom_private: the row set, the statement's text, and the plan's serial
+// (transparent_cache.hpp) as two integers.
 struct FastCountState {
     CustomScanState css;
     Query *row_set;
     const char *text;
+    uint64 serial;
+    int eflags;    // for the child, set up on the first miss (or at once, for EXPLAIN)
     bool decided;  // looked up in this scan
     bool hit;
     bool returned;  // the hit's row went out
@@ -51,13 +55,28 @@ Node *create_state(CustomScan *cscan)
     state->css.methods = &exec_methods;
     state->row_set = castNode(Query, linitial(cscan->custom_private));
     state->text = strVal(lsecond(cscan->custom_private));
+    if (list_length(cscan->custom_private) >= 4)
+        state->serial = (static_cast<uint64>(intVal(lfourth(cscan->custom_private))) << 31) |
+                        static_cast<uint64>(intVal(lthird(cscan->custom_private)));
     return reinterpret_cast<Node *>(state);
 }
 
-void begin_scan(CustomScanState *node, EState *estate, int eflags)
+void init_child(CustomScanState *node, EState *estate, int eflags)
 {
     CustomScan *cscan = castNode(CustomScan, node->ss.ps.plan);
+    MemoryContext caller = MemoryContextSwitchTo(estate->es_query_cxt);
     outerPlanState(node) = ExecInitNode(outerPlan(cscan), estate, eflags);
+    MemoryContextSwitchTo(caller);
+}
+
+// The child (the statement's own plan) is set up when a miss needs it: a
+// hit never pays for it. EXPLAIN and instrumented runs show it, so they
+// get it at once.
+void begin_scan(CustomScanState *node, EState *estate, int eflags)
+{
+    reinterpret_cast<FastCountState *>(node)->eflags = eflags;
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0 || estate->es_instrument != 0)
+        init_child(node, estate, eflags);
 }
 
 refresher::Transparent level_now()
@@ -74,12 +93,22 @@ bool look_up(FastCountState *state)
         IsParallelWorker() || !OidIsValid(get_namespace_oid("fast_count", true)))
         return false;
     EState *estate = state->css.ss.ps.state;
+    ParamListInfo params = estate->es_param_list_info;
+    refresher::Transparent level = level_now();
+    // A miss at level all counts, which needs the identity's count_query:
+    // the kept identity has none.
+    if (level != refresher::Transparent::kAll) {
+        const QueryIdentity *kept = transparent_cache::find(state->serial, params);
+        if (kept != nullptr)
+            return refresher::serve_transparent(kept, level, &state->answer);
+    }
+    transparent_cache::Moment moment = transparent_cache::now();
     Query *row_set = static_cast<Query *>(copyObject(state->row_set));
-    const QueryIdentity *identity =
-        identity_of_row_set(row_set, estate->es_param_list_info, state->text);
+    const QueryIdentity *identity = identity_of_row_set(row_set, params, state->text);
     if (identity == nullptr || identity->uncacheable != nullptr)
         return false;
-    return refresher::serve_transparent(identity, level_now(), &state->answer);
+    transparent_cache::remember(state->serial, identity, moment, params);
+    return refresher::serve_transparent(identity, level, &state->answer);
 }
 
 TupleTableSlot *exec_scan(CustomScanState *node)
@@ -94,8 +123,11 @@ TupleTableSlot *exec_scan(CustomScanState *node)
         });
         state->hit = hit;
     }
-    if (!state->hit)
+    if (!state->hit) {
+        if (outerPlanState(node) == nullptr)
+            init_child(node, node->ss.ps.state, state->eflags);
         return ExecProcNode(outerPlanState(node));
+    }
     if (state->returned)
         return nullptr;
     state->returned = true;
@@ -108,7 +140,8 @@ TupleTableSlot *exec_scan(CustomScanState *node)
 
 void end_scan(CustomScanState *node)
 {
-    ExecEndNode(outerPlanState(node));
+    if (outerPlanState(node) != nullptr)
+        ExecEndNode(outerPlanState(node));
 }
 
 void rescan(CustomScanState *node)
@@ -118,7 +151,7 @@ void rescan(CustomScanState *node)
     state->hit = false;
     state->returned = false;
     PlanState *child = outerPlanState(node);
-    if (child->chgParam == nullptr)
+    if (child != nullptr && child->chgParam == nullptr)
         ExecReScan(child);
 }
 
@@ -163,7 +196,7 @@ int max_plan_node_id(const Plan *plan)
 
 // The FastCount node over the statement's plan: one output column, the
 // child's count, passed through on a miss.
-Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text)
+Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text, uint64 serial)
 {
     Plan *child = stmt->planTree;
     CustomScan *cscan = makeNode(CustomScan);
@@ -189,19 +222,24 @@ Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text)
     plan->lefttree = child;
     cscan->scan.scanrelid = 0;
     cscan->flags = 0;
-    cscan->custom_private = list_make2(row_set, makeString(pstrdup(text ? text : "")));
+    cscan->custom_private =
+        list_make4(row_set, makeString(pstrdup(text ? text : "")),
+                   makeInteger(static_cast<int>(serial & 0x7fffffff)),
+                   makeInteger(static_cast<int>((serial >> 31) & 0x7fffffff)));
     cscan->methods = &scan_methods;
     return plan;
 }
 
 // Whether the row set may be answered at all (what fast_count() refuses
-// to cache never gets the node); parameters are not bound yet.
-bool cacheable_shape(Query *row_set, const char *text)
+// to cache never gets the node); parameters are not bound yet. *complete:
+// the identity, when the statement has no parameters.
+bool cacheable_shape(Query *row_set, const char *text, const QueryIdentity **complete)
 {
     Query *copy = static_cast<Query *>(copyObject(row_set));
     ParamListInfo none = makeParamList(0);
     const QueryIdentity *identity = identity_of_row_set(copy, none, text);
     // Unbound parameters make no identity here; their values decide later.
+    *complete = identity != nullptr && identity->uncacheable == nullptr ? identity : nullptr;
     return identity == nullptr || identity->uncacheable == nullptr;
 }
 
@@ -214,13 +252,26 @@ bool installed()
 PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bound)
 {
     Query *row_set = nullptr;
+    uint64 serial = 0;
     if (transparent::may_be_count(parse) && settings::transparent != 0 && settings::enabled &&
         (options & CURSOR_OPT_SCROLL) == 0 && !InSecurityRestrictedOperation() &&
         !IsParallelWorker() && !IsBinaryUpgrade) {
         cpp_entry([&] {
             Query *candidate = counted_row_set(parse);
-            if (candidate != nullptr && installed() && cacheable_shape(candidate, text))
-                row_set = candidate;
+            if (candidate == nullptr || !installed())
+                return Datum(0);
+            transparent_cache::Moment moment = transparent_cache::now();
+            const QueryIdentity *complete =
+                transparent_cache::find_planned(text, candidate, moment);
+            if (complete == nullptr) {
+                if (!cacheable_shape(candidate, text, &complete))
+                    return Datum(0);
+                transparent_cache::remember_planned(text, candidate, complete, moment);
+            }
+            row_set = candidate;
+            serial = transparent_cache::new_plan_serial();
+            // Its first execution, just after, need not derive it again.
+            transparent_cache::remember(serial, complete, moment);
             return Datum(0);
         });
     }
@@ -229,7 +280,7 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
                             : standard_planner(parse, text, options, bound);
     if (row_set != nullptr && stmt->planTree != nullptr &&
         list_length(stmt->planTree->targetlist) == 1)
-        stmt->planTree = wrap_plan(stmt, row_set, text);
+        stmt->planTree = wrap_plan(stmt, row_set, text, serial);
     return stmt;
 }
 

@@ -10,6 +10,7 @@
 
 #include "count_executor.hpp"
 #include "exact/exact_deltas.hpp"
+#include "exact/exact_fastpath.hpp"
 #include "exact/exact_groups.hpp"
 #include "exact/exact_store.hpp"
 #include "shared_index.hpp"
@@ -79,11 +80,17 @@ bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     const ServedBy *groups = served_by(identity, entry.key);
     if (groups == nullptr) {
+        int64 mirrored;
+        if (exact_fastpath::read(identity->key, snapshot, &mirrored)) {
+            *count = mirrored + exact_deltas::pending(identity->key);
+            return true;
+        }
         exact_store::Sum seen = exact_store::sum(identity->key, snapshot);
         if (seen.rows > kFoldSoonRows)
             request_fold();
         if (!based_currently(identity->key, seen))
             return false;
+        exact_fastpath::note_table_read(identity->key, snapshot, seen.sum);
         *count = seen.sum + exact_deltas::pending(identity->key);
         return true;
     }

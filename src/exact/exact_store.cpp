@@ -2,6 +2,7 @@
 
 #include "cache_store.hpp"
 #include "catalog.hpp"
+#include "exact/exact_fastpath.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -194,6 +195,8 @@ void update(const pg_uuid_t &key, const Change &change)
         cache_store::record_failure(key, change.error, change.retry_at);
     // Readers go by the shared index first: it must learn the new mode.
     cache_store::publish_at_commit(key);
+    if (change.mode != nullptr || change.set_state || change.set_predicate)
+        exact_fastpath::invalidate(key);
 }
 
 // --- fast_count.exact_deltas ---------------------------------------------
@@ -216,6 +219,11 @@ void insert_row(const pg_uuid_t &key, int64 delta, bool base)
     int64 epoch = base ? static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())) : 0;
     catalog::insert_delta_row(rel, {key, delta, base, epoch});
     table_close(rel, RowExclusiveLock);
+    // The shared-memory mirror of the rows (exact_fastpath.hpp) follows.
+    if (base)
+        exact_fastpath::invalidate(key);
+    else
+        exact_fastpath::publish(key, delta);
 }
 
 } // namespace
@@ -397,6 +405,7 @@ int64 remove_all(const pg_uuid_t &key)
     catalog::delete_rows(rel, tids);
     table_close(rel, RowExclusiveLock);
     CommandCounterIncrement();
+    exact_fastpath::invalidate(key);
     return list_length(tids);
 }
 

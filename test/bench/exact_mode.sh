@@ -4,7 +4,8 @@
 #
 #   PG_CONFIG=... bash test/bench/exact_mode.sh          (run as root or postgres)
 #
-# Environment: BENCH_SECONDS (per pgbench run, default 15), BENCH_ROUNDS
+# Environment: BENCH_SECTIONS (which of 1 2 3 4 to run, default all),
+# BENCH_SECONDS (per pgbench run, default 15), BENCH_ROUNDS
 # (alternating rounds per comparison, default 3), BENCH_BIG_ROWS (rows of
 # the registration-blocking table, default 10000000), BENCH_KEEP=1 keeps
 # the cluster directory.
@@ -15,8 +16,10 @@
 #  2. bulk INSERT ... SELECT and COPY of 1M rows, with and without exact mode
 #     (a table with a primary key, and a bare heap);
 #  3. SELECT fast_count(q) against SELECT 1 (8 clients), while writers run
-#     (the worker folds every second), and after a long write history with
-#     no fold (worker stopped) before and after one fold;
+#     (2 writers, and 8 writers with 8 readers: the reads come from shared
+#     memory, docs/exact-mode.md "Read path"; the worker folds every second),
+#     and after a long write history with no fold (worker stopped) before
+#     and after one fold;
 #  4. how long writers are blocked when a query over a big table is
 #     registered (the count itself runs later, in the worker, unblocked).
 # No assertion: it prints numbers.
@@ -28,13 +31,15 @@ bindir=$("$PG_CONFIG" --bindir)
 seconds=${BENCH_SECONDS:-15}
 rounds=${BENCH_ROUNDS:-3}
 big_rows=${BENCH_BIG_ROWS:-10000000}
+sections=${BENCH_SECTIONS:-1 2 3 4}
+want() { [[ " $sections " == *" $1 "* ]]; }
 
 if [ "$(id -u)" -eq 0 ]; then
   bash "$here/scripts/build.sh" >/dev/null
   work=$(mktemp -d /tmp/fast_count-bench.XXXXXX)
   chown postgres "$work"
   exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" BENCH_WORK="$work" \
-    BENCH_SECONDS="$seconds" BENCH_ROUNDS="$rounds" BENCH_BIG_ROWS="$big_rows" \
+    BENCH_SECONDS="$seconds" BENCH_ROUNDS="$rounds" BENCH_BIG_ROWS="$big_rows" BENCH_SECTIONS="$sections" \
     BENCH_KEEP="${BENCH_KEEP:-}" bash "$0"
 fi
 work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
@@ -81,6 +86,7 @@ echo "fast_count exact-mode benchmark: $(nproc) cores, PostgreSQL $("$bindir/pos
 echo
 
 # --- 1. single-row INSERT, 8 clients ----------------------------------------
+if want 1; then
 log "single-row INSERT"
 psql >/dev/null <<'SQL'
 CREATE TABLE ins_plain (id bigserial PRIMARY KEY, status int NOT NULL, payload text);
@@ -110,7 +116,10 @@ ins_exact=$(echo "${ins[exact]}" | tr ' ' '\n' | grep . | median)
 ins_hot=$(echo "${ins[hot]}" | tr ' ' '\n' | grep . | median)
 check=$(value "SELECT fast_count('SELECT * FROM ins_exact WHERE status = 1') = (SELECT count(*) FROM ins_exact WHERE status = 1)")
 
+fi
+
 # --- 2. bulk INSERT ... SELECT and COPY of 1M rows ----------------------------
+if want 2; then
 log "bulk INSERT ... SELECT and COPY"
 # What PostgreSQL's AFTER ROW trigger machinery costs by itself: the same
 # trigger with a C function that does nothing.
@@ -161,7 +170,10 @@ for k in "${!bulk[@]}"; do
 done
 check_bulk=$(value "SELECT fast_count('SELECT * FROM bulk_pk_exact WHERE status = 1') = (SELECT count(*) FROM bulk_pk_exact WHERE status = 1)")
 
+fi
+
 # --- 3. reading an exact count ------------------------------------------------
+if want 3; then
 log "reads"
 psql >/dev/null <<'SQL'
 CREATE TABLE reads (id bigserial PRIMARY KEY, status int NOT NULL);
@@ -186,6 +198,23 @@ rd_during=$(pgbench_tps -c 6 -j 2 -T "$seconds" -f "$work/read.sql")
 rd_select1_during=$(pgbench_tps -c 6 -j 2 -T "$seconds" -f "$work/select1.sql")
 wait $writers
 bg_tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/bg_writes.out" | tail -1)
+# 8 readers while 8 clients write, SELECT 1 alternating with the reads
+# under the same write load.
+"$bindir/pgbench" -n -c 8 -j 2 -T $((3 * rounds * seconds + 4)) -f "$work/write.sql" >"$work/bg8_writes.out" 2>&1 &
+writers=$!
+sleep 1
+declare -A rd8
+for r in $(seq "$rounds"); do
+  rd8[select1]+="$(pgbench_tps -c 8 -j 2 -T "$seconds" -f "$work/select1.sql") "
+  rd8[exact]+="$(pgbench_tps -c 8 -j 2 -T "$seconds" -f "$work/read.sql") "
+  rd8[rows]+="$(PGOPTIONS='-c fast_count.exact_shared_reads=off' pgbench_tps -c 8 -j 2 -T "$seconds" -f "$work/read.sql") "
+done
+wait $writers
+rd8_select1=$(echo "${rd8[select1]}" | tr ' ' '\n' | grep . | median)
+rd8_exact=$(echo "${rd8[exact]}" | tr ' ' '\n' | grep . | median)
+rd8_rows=$(echo "${rd8[rows]}" | tr ' ' '\n' | grep . | median)
+bg8_tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/bg8_writes.out" | tail -1)
+check_reads8=$(value "SELECT fast_count('SELECT * FROM reads WHERE status = 1') = (SELECT count(*) FROM reads WHERE status = 1)")
 # A long write history with nothing folded: stop the worker, write, read,
 # fold once, read again.
 psql -c "ALTER SYSTEM SET fast_count.databases = 'no_such_database'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -199,7 +228,10 @@ rd_select1_after=$(pgbench_tps -c 8 -j 2 -T "$seconds" -f "$work/select1.sql")
 check_reads=$(value "SELECT fast_count('SELECT * FROM reads WHERE status = 1') = (SELECT count(*) FROM reads WHERE status = 1)")
 psql -c "ALTER SYSTEM RESET fast_count.databases" -c "SELECT pg_reload_conf()" >/dev/null
 
+fi
+
 # --- 4. writers blocked by a registration over a big table -------------------
+if want 4; then
 log "registration of a query over $big_rows rows"
 psql -c "CREATE TABLE big (id bigserial PRIMARY KEY, status int NOT NULL, payload text)" \
      -c "INSERT INTO big (status, payload) SELECT g % 4, 'row ' || g FROM generate_series(1, $big_rows) g" \
@@ -243,12 +275,17 @@ p99 = "%.1f" % (1000 * base[int(len(base) * 0.99)]) if base else "n/a"
 print(ms(base), ms(during), ms(backfill), p99)
 ' "$reg_start" "$reg_end" "$backfill_done")"
 
+fi
+
 # --- the table ------------------------------------------------------------------
 echo "                                                      value        ratio   goal"
+if want 1; then
 printf '1. single-row INSERT, 8 clients (tps, median of %s)\n' "$rounds"
 printf '   no trigger                                   %10.0f\n' "$ins_plain"
 printf '   one exact query                              %10.0f   %6s   >= 0.90  (exact = count(*): %s)\n' "$ins_exact" "$(ratio "$ins_exact" "$ins_plain")" "$check"
 printf '   hot-row PL/pgSQL counter trigger             %10.0f   %6s\n' "$ins_hot" "$(ratio "$ins_hot" "$ins_plain")"
+fi
+if want 2; then
 printf '2. bulk load of 1M rows (ms, median of %s); last column: the same AFTER ROW trigger with a no-op C function\n' "$rounds"
 for op in insert copy; do
   for shape in pk heap; do
@@ -261,20 +298,29 @@ for op in insert copy; do
   done
 done
 printf '   (exact = count(*) after the loads: %s)\n' "$check_bulk"
+fi
+if want 3; then
 printf '3. reads, 8 clients (tps)\n'
 printf '   SELECT 1                                     %10.0f\n' "$rd_select1"
 printf '   SELECT fast_count(q), exact                  %10.0f   %6s   >= 0.5\n' "$rd_exact" "$(ratio "$rd_exact" "$rd_select1")"
 printf '   6 readers while 2 clients write (%5.0f tps), the worker folding:\n' "$bg_tps"
 printf '     SELECT fast_count(q) / SELECT 1 (same load) %9.0f   %6s\n' "$rd_during" "$(ratio "$rd_during" "$rd_select1_during")"
+printf '   8 readers while 8 clients write (%5.0f tps), SELECT 1 alternating (median of %s):\n' "$bg8_tps" "$rounds"
+printf '     SELECT 1                                    %10.0f\n' "$rd8_select1"
+printf '     SELECT fast_count(q) / SELECT 1 (same load) %9.0f   %6s   >= 0.90  (exact = count(*) after: %s)\n' "$rd8_exact" "$(ratio "$rd8_exact" "$rd8_select1")" "$check_reads8"
+printf '     the same, exact_shared_reads = off (rows)   %10.0f   %6s\n' "$rd8_rows" "$(ratio "$rd8_rows" "$rd8_select1")"
 printf '   after %s s of writes (%s tps) with no fold: %s delta rows\n' "$((seconds * 2))" "${history_tps%.*}" "$history_rows"
 printf '     SELECT fast_count(q) before the fold        %10.0f   %6s\n' "$rd_history" "$(ratio "$rd_history" "$rd_select1")"
 printf '     one fold                                    %8.0f ms\n' "$fold_ms"
 printf '     SELECT fast_count(q) after the fold         %10.0f   %6s   (SELECT 1 now %0.f)\n' "$rd_folded" "$(ratio "$rd_folded" "$rd_select1_after")" "$rd_select1_after"
 printf '   (exact = count(*): %s)\n' "$check_reads"
+fi
+if want 4; then
 printf '4. registering an exact query over %s rows while 4 clients insert\n' "$big_rows"
 printf '   count(*) of the query                         %8.0f ms\n' "$count_ms"
 printf '   fast_count_register() (holds the trigger lock) %7.0f ms\n' "$reg_ms"
 printf '   writer latency max before / during registration / during backfill: %s / %s / %s ms (p99 before %s ms)\n' "$base_max" "$during_max" "$backfill_max" "$base_p99"
 printf '   backfill by the worker: %s\n' "${backfill_log:-not found}"
 printf '   (exact = count(*): %s)\n' "$check_big"
+fi
 echo "load average before / after the run: $load_before / $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"

@@ -1,0 +1,174 @@
+-- Exact reads from shared memory (fast_count.exact_shared_reads, on by
+-- default with the library preloaded): every count is compared with
+-- count(*) in the same statement, with the shared reads on and off, across
+-- everything that rebases a count; a cached plan (transparent mode) is not
+-- frozen by the identity it keeps.
+TRUNCATE fast_count.entries;
+SET client_min_messages = warning;
+
+CREATE FUNCTION shared_reads() RETURNS bigint
+  AS 'fast_count', 'fast_count_exact_fast_reads' LANGUAGE C;
+-- fast_count(q) = count(*) of q, read with the shared reads off and on.
+CREATE FUNCTION both_ways(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE off_fc bigint; on_fc bigint; cs bigint;
+BEGIN
+  SET LOCAL fast_count.exact_shared_reads = off;
+  EXECUTE format('SELECT fast_count(%L), count(*) FROM (%s) s', q, q) INTO off_fc, cs;
+  SET LOCAL fast_count.exact_shared_reads = on;
+  EXECUTE format('SELECT fast_count(%L) FROM (SELECT 1) s', q) INTO on_fc;
+  RETURN CASE WHEN off_fc = cs AND on_fc = cs THEN 'ok ' || cs
+         ELSE format('WRONG: rows %s, shared %s, count(*) %s', off_fc, on_fc, cs) END;
+END $$;
+-- Reads q until one is served from shared memory (the first read starts
+-- the mirror, a later one finds it complete once every transaction that
+-- was running then is over), one transaction per read: whether one was,
+-- and whether all agreed.
+CREATE PROCEDURE served_shared(q text, INOUT result text DEFAULT NULL) LANGUAGE plpgsql AS $$
+DECLARE before bigint := shared_reads(); fc bigint; cs bigint;
+BEGIN
+  FOR i IN 1..500 LOOP
+    EXECUTE format('SELECT fast_count(%L), count(*) FROM (%s) s', q, q) INTO fc, cs;
+    IF fc <> cs THEN
+      result := format('WRONG: fast_count %s, count(*) %s', fc, cs);
+      RETURN;
+    END IF;
+    IF shared_reads() > before THEN
+      result := 'served from shared memory: ' || fc;
+      RETURN;
+    END IF;
+    COMMIT;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  result := 'never served from shared memory';
+END $$;
+
+CREATE TABLE tasks (id int PRIMARY KEY, open boolean NOT NULL, owner int);
+INSERT INTO tasks SELECT g, g % 4 = 0, g % 7 FROM generate_series(1, 400) g;
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE open', mode => 'exact'));
+CALL served_shared('SELECT * FROM tasks WHERE open');
+
+-- Writes, a rollback, a savepoint, own uncommitted writes.
+INSERT INTO tasks SELECT g, true, 1 FROM generate_series(401, 450) g;
+UPDATE tasks SET open = NOT open WHERE id % 10 = 0;
+DELETE FROM tasks WHERE id BETWEEN 100 AND 120;
+CALL served_shared('SELECT * FROM tasks WHERE open');
+BEGIN;
+INSERT INTO tasks VALUES (1001, true, 2);
+SAVEPOINT s;
+DELETE FROM tasks WHERE open AND id < 200;
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS own_insert;
+ROLLBACK;
+CALL served_shared('SELECT * FROM tasks WHERE open');
+
+-- 2PC: prepared, then committed by COMMIT PREPARED (no end is seen by the
+-- writer's backend: the clog says).
+BEGIN;
+DELETE FROM tasks WHERE open AND id < 50;
+PREPARE TRANSACTION 'exact_shared_1';
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS while_prepared;
+COMMIT PREPARED 'exact_shared_1';
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS committed_prepared;
+CALL served_shared('SELECT * FROM tasks WHERE open');
+
+-- TRUNCATE rebases the count, in its transaction and after.
+BEGIN;
+INSERT INTO tasks VALUES (2001, true, 3);
+TRUNCATE tasks;
+INSERT INTO tasks VALUES (1, true, 1), (2, false, 1), (3, true, 2);
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS truncated_here;
+COMMIT;
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS after_truncate;
+CALL served_shared('SELECT * FROM tasks WHERE open');
+BEGIN;
+TRUNCATE tasks;
+ROLLBACK;
+CALL served_shared('SELECT * FROM tasks WHERE open');
+
+-- ALTER TABLE that may change rows: counted live until counted again (in
+-- the ALTER's transaction here, before the worker would).
+BEGIN;
+ALTER TABLE tasks ALTER COLUMN open TYPE boolean USING open AND id % 3 <> 0;
+SELECT both_ways('SELECT * FROM tasks WHERE open') AS during_rederive;
+SELECT fast_count._exact_settle(key) FROM fast_count_entries WHERE query = 'SELECT * FROM tasks WHERE open';
+COMMIT;
+INSERT INTO tasks SELECT g, g % 2 = 0, 1 FROM generate_series(10, 60) g;
+CALL served_shared('SELECT * FROM tasks WHERE open');
+
+-- Periodic mode and back, unregister and register again.
+SELECT fast_count_register('SELECT * FROM tasks WHERE open') IS NOT NULL AS periodic;
+INSERT INTO tasks VALUES (500, true, 1);
+SELECT shared_reads() AS before_periodic_read \gset
+SELECT fast_count('SELECT * FROM tasks WHERE open') >= 0 AS periodic_read;
+SELECT shared_reads() = :before_periodic_read AS periodic_not_from_shared_memory;
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE open', mode => 'exact'));
+INSERT INTO tasks VALUES (501, true, 1);
+CALL served_shared('SELECT * FROM tasks WHERE open');
+SELECT fast_count_unregister('SELECT * FROM tasks WHERE open');
+DELETE FROM tasks WHERE id = 501;
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE open', mode => 'exact'));
+CALL served_shared('SELECT * FROM tasks WHERE open');
+
+-- SERIALIZABLE reads the rows (their predicate locks make concurrent
+-- writers of the count conflicts), with the same answer.
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT shared_reads() AS before_serializable \gset
+SELECT fast_count('SELECT * FROM tasks WHERE open') = count(*) AS serializable_exact
+  FROM tasks WHERE open;
+SELECT shared_reads() = :before_serializable AS serializable_reads_rows;
+COMMIT;
+
+-- Transparent mode: a prepared count keeps its plan and its identity, not
+-- its count; a setting that is part of the key makes it another count
+-- (runs its plan), and back.
+PREPARE open_tasks AS SELECT count(*) FROM tasks WHERE open;
+EXECUTE open_tasks;
+INSERT INTO tasks SELECT g, true, 1 FROM generate_series(3001, 3010) g;
+EXECUTE open_tasks;
+SELECT count(*) AS plain_count FROM tasks WHERE open OFFSET 0;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE open_tasks;
+SET TimeZone = 'Asia/Tokyo';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE open_tasks;
+RESET TimeZone;
+DELETE FROM tasks WHERE id > 3005;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE open_tasks;
+EXECUTE open_tasks;
+-- With a parameter: the identity kept for one value never serves another.
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE owner = $1',
+                                                    params => ARRAY['1'], mode => 'exact'));
+PREPARE owned(int) AS SELECT count(*) FROM tasks WHERE owner = $1;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE owned(1);
+SELECT o, (SELECT count(*) FROM tasks WHERE owner = o) AS plain_count
+  FROM generate_series(1, 3) o;
+EXECUTE owned(1);
+EXECUTE owned(2);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE owned(2);
+EXECUTE owned(1);
+INSERT INTO tasks VALUES (4001, false, 1), (4002, false, 2);
+EXECUTE owned(1);
+EXECUTE owned(2);
+EXECUTE owned(3);
+EXECUTE owned(1);
+EXECUTE owned(2);
+EXECUTE owned(1);
+EXECUTE owned(2);
+DEALLOCATE owned;
+SELECT fast_count_unregister('SELECT * FROM tasks WHERE owner = $1', ARRAY['1']);
+
+-- The same plan under another role: the executor checks its privileges.
+CREATE ROLE exact_shared_reader;
+SET ROLE exact_shared_reader;
+EXECUTE open_tasks;
+RESET ROLE;
+GRANT SELECT ON tasks TO exact_shared_reader;
+SET ROLE exact_shared_reader;
+EXECUTE open_tasks;
+RESET ROLE;
+DEALLOCATE open_tasks;
+
+SELECT fast_count_unregister('SELECT * FROM tasks WHERE open');
+DROP TABLE tasks;
+DROP ROLE exact_shared_reader;
+DROP PROCEDURE served_shared(text, text);
+DROP FUNCTION both_ways(text), shared_reads();
