@@ -81,6 +81,12 @@ log_min_messages = warning
 CONF
 "$bindir/pg_ctl" -D "$data" -l "$work/server.log" -w start >/dev/null
 cleanup() {
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "failed (exit status $status); last pgbench errors and server log lines:" >&2
+    tail -5 "$work/pgbench.err" "$work"/writers_*.out 2>/dev/null >&2 || true
+    grep -A2 -E "ERROR|FATAL|PANIC" "$work/server.log" | tail -12 >&2 || true
+  fi
   jobs -p | xargs -r kill 2>/dev/null || true
   if [ -n "$keep" ]; then
     echo "cluster kept: psql -h $work -p $port postgres; stop: $bindir/pg_ctl -D $data stop" >&2
