@@ -78,6 +78,7 @@ maintenance_work_mem = 512MB
 max_wal_size = 16GB
 checkpoint_timeout = 30min
 log_min_messages = warning
+log_error_verbosity = verbose
 CONF
 "$bindir/pg_ctl" -D "$data" -l "$work/server.log" -w start >/dev/null
 cleanup() {

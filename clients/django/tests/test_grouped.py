@@ -20,11 +20,20 @@ from .library.models import Author, Book, Manuscript, Writer
 QUERY = "SELECT * FROM library_manuscript"
 
 
-def register(query, column):
+def register(test, query, column):
+    """Registers query grouped by column until the end of test (other
+    tests count the entries over the same tables)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT fast_count._exact_settle(fast_count_register(%s, mode => 'exact',"
                        " group_by => ARRAY[%s]))", [query, column])
-        return cursor.fetchone()[0]
+        state = cursor.fetchone()[0]
+    test.addCleanup(unregister, query, column)
+    return state
+
+
+def unregister(query, column):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT fast_count_unregister(%s, group_by => ARRAY[%s])", [query, column])
 
 
 def hits(query=QUERY):
@@ -56,7 +65,7 @@ class GroupedRelatedManager(TransactionTestCase):
             Manuscript.objects.create(writer=self.alice, title="alice %d" % i)
         Manuscript.objects.create(writer=self.bob, title="bob 0")
         Manuscript.objects.create(writer=None, title="anonymous")
-        self.assertEqual(register(QUERY, "writer_id"), "ready")
+        self.assertEqual(register(self, QUERY, "writer_id"), "ready")
 
     def assert_exact(self, *writers):
         """Each writer's books.count() is its number of rows, and was served
@@ -180,7 +189,7 @@ class GroupedFastCountManager(TransactionTestCase):
 
     def setUp(self):
         create_library()
-        self.assertEqual(register(self.query, "author_id"), "ready")
+        self.assertEqual(register(self, self.query, "author_id"), "ready")
 
     def test_author_books_count(self):
         for author in Author.objects.order_by("id"):
