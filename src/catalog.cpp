@@ -37,8 +37,8 @@ struct DeltaColumns {
     AttrNumber parent, group;  // 0.4.0; 0 when absent
 };
 
-// What one backend found; valid while `found` holds (relation_changed()
-// clears it).
+// What one backend found; looked up again after relation_changed() (which
+// keeps the values until then).
 struct Found {
     bool entries = false;  // entries, its key index and its columns
     Oid schema = InvalidOid;
@@ -134,13 +134,17 @@ AttrNumber delta_column(TupleDesc desc, const char *name)
 void find_deltas()
 {
     find_entries();
-    if (found.deltas)
+    // Checked before the lookups: they may process an invalidation that
+    // clears found.entries (relation_changed() keeps the values), and
+    // giving up then would make exact_available() false for a moment,
+    // long enough for a committing writer to skip its delta rows.
+    if (found.deltas || !found.entries)
         return;
     found.deltas_oid = relation_in_schema("exact_deltas");
     found.deltas_key_index = relation_in_schema("exact_deltas_key_idx");
     found.deltas_base_index = relation_in_schema("exact_deltas_base_idx");
     found.deltas_parent_index = relation_in_schema("exact_deltas_parent_idx");
-    if (!found.entries || !OidIsValid(found.deltas_oid) || !OidIsValid(found.deltas_key_index) ||
+    if (!OidIsValid(found.deltas_oid) || !OidIsValid(found.deltas_key_index) ||
         !OidIsValid(found.deltas_base_index))
         return;
     Relation rel = table_open(found.deltas_oid, AccessShareLock);
@@ -442,8 +446,20 @@ void relation_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == found.entries_oid || relid == found.entries_key_index ||
         relid == found.deltas_oid || relid == found.deltas_key_index ||
-        relid == found.deltas_base_index || relid == found.deltas_parent_index)
-        found = Found();
+        relid == found.deltas_base_index || relid == found.deltas_parent_index) {
+        // Looked up again at the next find_*(), but not cleared: this runs
+        // whenever a lock is taken, in the middle of code that opened
+        // exact_deltas and goes on to use its indexes and column numbers
+        // (insert_delta_row opening one index after the other). The lock it
+        // holds on the table keeps them valid; and VACUUM or ANALYZE of
+        // exact_deltas, which autovacuum runs often under writes, sends
+        // such an invalidation without changing anything we keep.
+        found.entries = false;
+        found.deltas = false;
+        found.key_index_info = nullptr;
+        found.base_index_info = nullptr;
+        found.parent_index_info = nullptr;
+    }
 }
 
 } // namespace fast_count::catalog

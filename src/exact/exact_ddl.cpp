@@ -532,14 +532,15 @@ List *self_and_ancestors(Oid relid)
     return result;
 }
 
-void ensure_triggers(Oid table, const char *predicate)
+void ensure_triggers(Oid table, const char *predicate, bool grouped)
 {
-    bool update_needed = predicate != nullptr;
+    bool update_needed = predicate != nullptr || grouped;
     ListCell *lc;
     foreach (lc, exact_store::exact_entries(table)) {
         auto *entry = static_cast<exact_store::ExactEntry *>(lfirst(lc));
         // A query being re-derived may get a WHERE clause: keep UPDATE then.
         update_needed = update_needed || entry->predicate != nullptr ||
+                        entry->group_by != nullptr ||
                         entry->state == exact_store::State::kRederive;
     }
     char *row_name = row_trigger_name(table);

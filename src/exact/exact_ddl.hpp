@@ -17,11 +17,12 @@ char *truncate_trigger_name(Oid origin);
 // Creates what table's exact queries need and is missing: the row trigger
 // (cloned by PostgreSQL to every partition) and a TRUNCATE trigger on table
 // and each of its partitions. The row trigger fires on UPDATE only when a
-// query of the table has a WHERE clause (predicate: the one being
-// registered or re-derived, nullptr if none); an UPDATE cannot change the
-// count of the others. Runs as the current user: PostgreSQL checks the
-// TRIGGER privilege.
-void ensure_triggers(Oid table, const char *predicate);
+// query of the table has a WHERE clause or is grouped (predicate, grouped:
+// the one being registered or re-derived; predicate nullptr if none); an
+// UPDATE cannot change the count of the others, but it can move a row
+// between groups. Runs as the current user: PostgreSQL checks the TRIGGER
+// privilege.
+void ensure_triggers(Oid table, const char *predicate, bool grouped);
 
 // Why table's row trigger does not count every row change (missing,
 // disabled on table or a partition), or nullptr when it does. A trigger

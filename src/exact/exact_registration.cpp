@@ -275,7 +275,7 @@ void apply(const QueryIdentity *identity, Mode mode, const Eligibility &eligibil
     // transaction ends: registration does not count the table (the worker
     // does, later, without blocking anyone).
     lock_table_and_partitions(eligibility.table, ShareRowExclusiveLock);
-    ensure_triggers(eligibility.table, eligibility.predicate);
+    ensure_triggers(eligibility.table, eligibility.predicate, eligibility.group_by != nullptr);
 
     exact_store::remove_all(identity->key);
     exact_store::update(identity->key, Change().to_mode("exact")

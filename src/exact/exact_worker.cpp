@@ -284,7 +284,7 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock)
         return Step::kNothing;
     // The triggers are created with the owner's privileges, and persist.
     restricted::persist_as(entry.owner, [&](MemoryContext) {
-        ensure_triggers(eligibility.table, eligibility.predicate);
+        ensure_triggers(eligibility.table, eligibility.predicate, entry.group_by != nullptr);
         const char *problem = trigger_problem(eligibility.table);
         if (problem != nullptr)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

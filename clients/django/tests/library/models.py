@@ -109,3 +109,22 @@ class LaggingBook(Book):
     class Meta:
         proxy = True
         verbose_name = "book"
+
+
+class Writer(models.Model):
+    """A parent whose per-parent count (writer.books.count()) is kept exact
+    by one grouped registration (test_grouped.py): no counter column, no
+    fast_count code, Django's own managers. A bigint key, as Django's
+    BigAutoField default makes them, so the query compares bigint with the
+    integer literal Django writes."""
+
+    id = models.BigAutoField(primary_key=True)
+    name = models.CharField(max_length=100)
+
+
+class Manuscript(models.Model):
+    writer = models.ForeignKey(Writer, related_name="books", null=True, on_delete=models.CASCADE)
+    title = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["title"]  # a default ordering the count must drop
