@@ -4,8 +4,9 @@
 # back to savepoints and now and then TRUNCATE a partition, some of them all
 # on one group, others spread over a few or two thousand groups, while a
 # checker asserts in ONE statement (one snapshot) that fast_count_groups()
-# equals the GROUP BY count and that fast_count() of single groups, the NULL
-# group, IN lists and $n parameters equals count(*), in READ COMMITTED and
+# equals the GROUP BY count and that fast_count() and transparent count(*)
+# of single groups, the NULL group, IN lists and $n parameters equal the
+# real count(*) (transparent mode off), in READ COMMITTED and
 # REPEATABLE READ, and a folder folds as fast as it can (the worker folds
 # too). Bounded time; the seed is printed (FC_SOAK_SEED replays it).
 use strict;
@@ -21,7 +22,9 @@ my $seed = $ENV{FC_SOAK_SEED} // (time() % 1000000);
 diag("grouped soak: seed $seed, $seconds s (FC_SOAK_SEED=$seed replays the scripts' choices)");
 
 my $node = new_fast_count_node('grouped_soak',
-	conf => "max_connections = 40\ndeadlock_timeout = 100ms\nlog_min_messages = warning\n");
+	conf => "max_connections = 40\ndeadlock_timeout = 100ms\nlog_min_messages = warning\n"
+	  # count(*) is the real count here; gs_transparent() asks transparent mode.
+	  . "fast_count.transparent = off\n");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fast_count;
@@ -39,6 +42,15 @@ $node->safe_psql('postgres', q{
 	CREATE INDEX ON gs_part (id);
 	INSERT INTO gs_part SELECT g, nullif(g % 7, 6), g % 10 FROM generate_series(1, 4000) g;
 	CREATE TABLE gs_mismatch (at timestamptz, isolation text, what text, fast text, real text);
+	-- count(*) of a statement as transparent mode answers it ($1, $2 bound
+	-- to params), under the caller's snapshot.
+	CREATE FUNCTION gs_transparent(q text, params text[] DEFAULT NULL) RETURNS bigint
+	STABLE LANGUAGE plpgsql SET fast_count.transparent = exact AS $$
+	DECLARE n bigint;
+	BEGIN
+	  IF params IS NULL THEN EXECUTE q INTO n; ELSE EXECUTE q INTO n USING params[1]::int, params[2]; END IF;
+	  RETURN n;
+	END $$;
 });
 
 # [query, group columns, the GROUP BY's key expression]
@@ -87,7 +99,13 @@ sub one_check
 	  ? "fast_count(\$q\$$q\$q\$, ARRAY[" . join(', ', map { "'$_'" } @params) . "])"
 	  : "fast_count(\$q\$$q\$q\$)";
 	push @fast, $fast;
-	return "SELECT '$what', ($fast)::text, (SELECT count(*) FROM ($count) s)::text";
+	(my $statement = $q) =~ s/^SELECT \*/SELECT count(*)/;
+	my $transparent = @params
+	  ? "gs_transparent(\$q\$$statement\$q\$, ARRAY[" . join(', ', map { "'$_'" } @params) . "])"
+	  : "gs_transparent(\$q\$$statement\$q\$)";
+	push @fast, $transparent;
+	return "SELECT '$what', ($fast)::text, (SELECT count(*) FROM ($count) s)::text
+	  UNION ALL SELECT '$what, transparent', ($transparent)::text, (SELECT count(*) FROM ($count) s)::text";
 }
 
 my @checks = (
