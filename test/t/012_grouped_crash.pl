@@ -4,8 +4,9 @@
 # folding worker, or of the whole server) or an error between two groups
 # leaves every row as it was. Also with writers in flight at the crash (their
 # rows die with them) and a prepared transaction (its rows survive and count
-# once it commits). After each, every group's count is exact and served from
-# the groups' rows.
+# once it commits). The worker killed while it counts a new registration
+# counts it again. After each, every group's count is exact and served
+# from the groups' rows.
 use strict;
 use warnings;
 use lib 'test/perl';
@@ -46,15 +47,16 @@ $node->safe_psql('postgres', qq{
 	DECLARE n bigint;
 	BEGIN EXECUTE q INTO n; RETURN n; END \$\$;
 	-- Waits until a process whose query is like one of patterns (the
-	-- worker's, or a backend's) is in the middle of a fold, that is has
-	-- written (it has a transaction id), and returns its pid.
-	CREATE FUNCTION folding(patterns text[], timeout interval) RETURNS int LANGUAGE plpgsql AS \$\$
+	-- worker's, or a backend's) is busy and, when written, in the middle of
+	-- a fold, that is has written (it has a transaction id); returns its pid.
+	CREATE FUNCTION folding(patterns text[], timeout interval, written boolean DEFAULT true)
+	RETURNS int LANGUAGE plpgsql AS \$\$
 	DECLARE deadline timestamptz := clock_timestamp() + timeout; found int;
 	BEGIN
 	  LOOP
 	    PERFORM pg_stat_clear_snapshot();
 	    SELECT pid INTO found FROM pg_stat_activity
-	     WHERE query LIKE ANY (patterns) AND state = 'active' AND backend_xid IS NOT NULL
+	     WHERE query LIKE ANY (patterns) AND state = 'active' AND (backend_xid IS NOT NULL OR NOT written)
 	       AND pid <> pg_backend_pid();
 	    IF found IS NOT NULL OR clock_timestamp() > deadline THEN RETURN found; END IF;
 	    PERFORM pg_sleep(0.0005);
@@ -178,6 +180,26 @@ cmp_ok(delta_rows(), '<=', 2 * $groups + 10, 'folded to a row per group');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM fast_count_entries WHERE mode = 'exact' AND exact_state = 'ready'"),
 	'2', 'both grouped entries are ready');
+
+# 4. SIGKILL of the worker while it counts a new grouped registration
+#    (backfill), with writers busy: it counts again after the restart.
+push @queries, 'SELECT * FROM shelf WHERE NOT hot';
+$committer = $node->background_psql('postgres', on_error_stop => 0);
+$committer->query_until(qr/committing/,
+	"\\echo committing\nSET synchronous_commit = off;\nCALL batches(1000000);\n");
+$node->safe_psql('postgres', q{
+	SELECT fast_count_register('SELECT * FROM shelf WHERE NOT hot', mode => 'exact', group_by => ARRAY['author_id']);
+});
+$worker = $node->safe_psql('postgres',
+	"SELECT folding(ARRAY['fast_count: counting an exact query%'], '60 s', false)");
+ok($worker ne '', 'the worker counts the new registration');
+kill9_and_wait_for_restart($node, $worker) if $worker ne '';
+eval { $committer->quit; };
+ok($node->log_contains(qr/\(PID $worker\) was terminated by signal 9/), 'the worker was killed while counting');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 3 FROM fast_count_entries WHERE mode = 'exact' AND exact_state = 'ready'"),
+	'the new worker counts it again');
+all_exact('after the worker was killed in a backfill');
 
 $node->stop;
 done_testing();
