@@ -24,7 +24,9 @@ diag("grouped soak: seed $seed, $seconds s (FC_SOAK_SEED=$seed replays the scrip
 my $node = new_fast_count_node('grouped_soak',
 	conf => "max_connections = 40\ndeadlock_timeout = 100ms\nlog_min_messages = warning\n"
 	  # count(*) is the real count here; gs_transparent() asks transparent mode.
-	  . "fast_count.transparent = off\n");
+	  . "fast_count.transparent = off\n"
+	  # autovacuum processes exact_deltas (and invalidates its relcache entry) often
+	  . "autovacuum_naptime = 1\n");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fast_count;
