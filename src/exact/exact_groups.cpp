@@ -724,9 +724,14 @@ void describe(QueryIdentity *identity, Query *row_set)
     const TableGroups *groups = groups_of(rte->relid);
     if (groups == nullptr)
         return;
-    ListCell *lc;
-    foreach (lc, groups->sets)
-        consider(identity, row_set, rtindex, *static_cast<Columns *>(lfirst(lc)));
+    // Copied first: consider() reads the catalogs, which may process an
+    // invalidation of the table and so reset groups_context under us.
+    int count = list_length(groups->sets);
+    auto *sets = static_cast<Columns *>(palloc(sizeof(Columns) * Max(count, 1)));
+    for (int i = 0; i < count; i++)
+        sets[i] = *static_cast<Columns *>(list_nth(groups->sets, i));
+    for (int i = 0; i < count; i++)
+        consider(identity, row_set, rtindex, sets[i]);
 }
 
 void relation_changed(Oid relid)
