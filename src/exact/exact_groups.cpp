@@ -16,6 +16,7 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -185,6 +186,23 @@ Var *column_var(Node *node, Index rtindex)
     return var;
 }
 
+// A constant expression (1 + 1, 2::bigint, an immutable function of
+// constants) folded as the planner folds it, as a Const; nullptr for
+// anything else (columns, parameters, subqueries, stable or volatile
+// functions): it names no group.
+Const *folded_constant(Node *node)
+{
+    node = strip_relabel(node);
+    if (node == nullptr)
+        return nullptr;
+    if (IsA(node, Const))
+        return castNode(Const, node);
+    if (contain_var_clause(node) || checkExprHasSubLink(node) || contain_mutable_functions(node))
+        return nullptr;
+    node = strip_relabel(eval_const_expressions(nullptr, node));
+    return (node != nullptr && IsA(node, Const)) ? castNode(Const, node) : nullptr;
+}
+
 bool is_integer(Oid type)
 {
     return type == INT2OID || type == INT4OID || type == INT8OID;
@@ -197,10 +215,8 @@ bool is_integer(Oid type)
 // does not name one group (NULL, another type, a value out of range).
 Const *group_value(Oid opno, Oid collation, const Var *var, Node *other)
 {
-    if (other == nullptr || !IsA(other, Const))
-        return nullptr;
-    Const *value = castNode(Const, other);
-    if (value->constisnull || (OidIsValid(collation) && !get_collation_isdeterministic(collation)))
+    Const *value = folded_constant(other);
+    if (value == nullptr || value->constisnull || (OidIsValid(collation) && !get_collation_isdeterministic(collation)))
         return nullptr;
     TypeCacheEntry *type = lookup_type_cache(var->vartype, TYPECACHE_EQ_OPR | TYPECACHE_BTREE_OPFAMILY);
     if (OidIsValid(type->eq_opr) && opno == type->eq_opr) {
@@ -295,9 +311,12 @@ bool read_condition(Node *clause, Index rtindex, Condition *out)
         List *values = NIL;
         ListCell *lc;
         foreach (lc, elements) {
-            Node *element = strip_relabel(static_cast<Node *>(lfirst(lc)));
+            Node *element = reinterpret_cast<Node *>(
+                folded_constant(static_cast<Node *>(lfirst(lc))));
+            if (element == nullptr)
+                return false;
             // A NULL in the list matches no row.
-            if (element != nullptr && IsA(element, Const) && castNode(Const, element)->constisnull)
+            if (castNode(Const, element)->constisnull)
                 continue;
             Const *value = group_value(op->opno, op->inputcollid, var, element);
             if (value == nullptr)
