@@ -36,6 +36,7 @@ ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact
 	exact_fold exact_backfill
 ISOLATION += open_reader
 ISOLATION += exact_fastpath
+ISOLATION += grouped_concurrency
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 

@@ -37,8 +37,15 @@ struct DeltaColumns {
     AttrNumber parent, group;  // 0.4.0; 0 when absent
 };
 
-// What one backend found; looked up again after relation_changed() (which
-// keeps the values until then).
+// What one backend found. An invalidation of one of these relations only
+// marks it stale (relation_changed()): it is looked up again at the next
+// find_entries() / find_deltas(). Clearing it on the spot would pull the OIDs
+// and column numbers from under an operation that is using them: an
+// invalidation is processed whenever a lock is taken for the first time in a
+// transaction (opening an index to insert a delta row, say), and one arrives
+// each time autovacuum updates exact_deltas' statistics. What was found stays
+// right meanwhile: our relations change only under locks that conflict with
+// the operation's own.
 struct Found {
     bool entries = false;  // entries, its key index and its columns
     Oid schema = InvalidOid;
@@ -59,6 +66,8 @@ struct Found {
     IndexInfo *parent_index_info = nullptr;
 };
 Found found;
+bool entries_stale = false;
+bool deltas_stale = false;
 
 [[noreturn]] void not_installed()
 {
@@ -108,14 +117,25 @@ void find_columns(Relation rel)
 
 void find_entries()
 {
-    if (found.entries)
+    if (found.entries && !entries_stale)
         return;
-    found.schema = get_namespace_oid("fast_count", true);
-    found.entries_oid = relation_in_schema("entries");
-    found.entries_key_index = relation_in_schema("entries_pkey");
-    if (!OidIsValid(found.entries_oid) || !OidIsValid(found.entries_key_index))
+    // Cleared first: an invalidation processed below marks it again.
+    entries_stale = false;
+    Oid schema = get_namespace_oid("fast_count", true);
+    Oid entries = OidIsValid(schema) ? get_relname_relid("entries", schema) : InvalidOid;
+    Oid key_index = OidIsValid(schema) ? get_relname_relid("entries_pkey", schema) : InvalidOid;
+    if (!OidIsValid(entries) || !OidIsValid(key_index)) {
+        found.entries = false;
+        found.deltas = false;
         return;
-    Relation rel = table_open(found.entries_oid, AccessShareLock);
+    }
+    // Not found until its columns are (find_columns() raises on a layout it
+    // does not know).
+    found.entries = false;
+    Relation rel = table_open(entries, AccessShareLock);
+    found.schema = schema;
+    found.entries_oid = entries;
+    found.entries_key_index = key_index;
     find_columns(rel);
     table_close(rel, AccessShareLock);
     found.entries = true;
@@ -134,25 +154,37 @@ AttrNumber delta_column(TupleDesc desc, const char *name)
 void find_deltas()
 {
     find_entries();
-    // Checked before the lookups: they may process an invalidation that
-    // clears found.entries (relation_changed() keeps the values), and
-    // giving up then would make exact_available() false for a moment,
-    // long enough for a committing writer to skip its delta rows.
-    if (found.deltas || !found.entries)
+    if (found.deltas && !deltas_stale)
         return;
-    found.deltas_oid = relation_in_schema("exact_deltas");
-    found.deltas_key_index = relation_in_schema("exact_deltas_key_idx");
-    found.deltas_base_index = relation_in_schema("exact_deltas_base_idx");
-    found.deltas_parent_index = relation_in_schema("exact_deltas_parent_idx");
-    if (!OidIsValid(found.deltas_oid) || !OidIsValid(found.deltas_key_index) ||
-        !OidIsValid(found.deltas_base_index))
+    deltas_stale = false;
+    Oid deltas = relation_in_schema("exact_deltas");
+    Oid key_index = relation_in_schema("exact_deltas_key_idx");
+    Oid base_index = relation_in_schema("exact_deltas_base_idx");
+    Oid parent_index = relation_in_schema("exact_deltas_parent_idx");
+    if (!found.entries || !OidIsValid(deltas) || !OidIsValid(key_index) ||
+        !OidIsValid(base_index)) {
+        found.deltas = false;
         return;
-    Relation rel = table_open(found.deltas_oid, AccessShareLock);
+    }
+    Relation rel = table_open(deltas, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
-    found.delta_columns = {delta_column(desc, "key"), delta_column(desc, "delta"),
-                           delta_column(desc, "epoch"), delta_column(desc, "parent"),
-                           delta_column(desc, "grp")};
+    DeltaColumns columns{delta_column(desc, "key"), delta_column(desc, "delta"),
+                         delta_column(desc, "epoch"), delta_column(desc, "parent"),
+                         delta_column(desc, "grp")};
     table_close(rel, AccessShareLock);
+    // An index built again under another OID needs its IndexInfo again (the
+    // old one stays in CacheMemoryContext: a few bytes, rarely).
+    if (key_index != found.deltas_key_index)
+        found.key_index_info = nullptr;
+    if (base_index != found.deltas_base_index)
+        found.base_index_info = nullptr;
+    if (parent_index != found.deltas_parent_index)
+        found.parent_index_info = nullptr;
+    found.deltas_oid = deltas;
+    found.deltas_key_index = key_index;
+    found.deltas_base_index = base_index;
+    found.deltas_parent_index = parent_index;
+    found.delta_columns = columns;
     found.deltas = true;
 }
 
@@ -447,18 +479,9 @@ void relation_changed(Oid relid)
     if (relid == InvalidOid || relid == found.entries_oid || relid == found.entries_key_index ||
         relid == found.deltas_oid || relid == found.deltas_key_index ||
         relid == found.deltas_base_index || relid == found.deltas_parent_index) {
-        // Looked up again at the next find_*(), but not cleared: this runs
-        // whenever a lock is taken, in the middle of code that opened
-        // exact_deltas and goes on to use its indexes and column numbers
-        // (insert_delta_row opening one index after the other). The lock it
-        // holds on the table keeps them valid; and VACUUM or ANALYZE of
-        // exact_deltas, which autovacuum runs often under writes, sends
-        // such an invalidation without changing anything we keep.
-        found.entries = false;
-        found.deltas = false;
-        found.key_index_info = nullptr;
-        found.base_index_info = nullptr;
-        found.parent_index_info = nullptr;
+        // Nothing else here: this runs inside whatever took a lock.
+        entries_stale = true;
+        deltas_stale = true;
     }
 }
 

@@ -334,14 +334,17 @@ List *pending_groups(const pg_uuid_t &parent)
         }
     }
     List *groups = NIL;
-    for (const auto &[key, sum] : sums) {
-        if (sum.delta == 0)
+    for (const auto &item : sums) {
+        if (item.second.delta == 0)
             continue;
-        auto *group = static_cast<PendingGroup *>(palloc(sizeof(PendingGroup)));
-        group->key = key;
-        group->group = sum.group;
-        group->delta = sum.delta;
-        groups = lappend(groups, group);
+        // palloc and lappend may raise while `sums` lives.
+        pg_call([&] {
+            auto *group = static_cast<PendingGroup *>(palloc(sizeof(PendingGroup)));
+            group->key = item.first;
+            group->group = item.second.group;
+            group->delta = item.second.delta;
+            groups = lappend(groups, group);
+        });
     }
     return groups;
 }

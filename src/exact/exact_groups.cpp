@@ -19,6 +19,7 @@ extern "C" {
 #include "nodes/nodeFuncs.h"
 #include "access/transam.h"
 #include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -207,16 +208,23 @@ bool calls_user_function(Node *node, void *context)
     return walk_expression(node, calls_user_function, context);
 }
 
-// `42::bigint` and the casts an IN list gets are function calls until the
-// planner folds them: fold them here, when only built-in functions of
-// constants are called (nothing user-defined runs on this path).
-Node *folded(Node *node)
+// A constant expression (1 + 1, 2::bigint, an immutable built-in function
+// of constants) folded as the planner folds it, as a Const; nullptr for
+// anything else (columns, parameters, subqueries, stable or volatile
+// functions, and user-defined ones, which may lie about being immutable and
+// must not run here): it names no group.
+Const *folded_constant(Node *node)
 {
-    if (node == nullptr || IsA(node, Const) || calls_user_function(node, nullptr) ||
-        contain_mutable_functions(node) || contain_var_clause(node) ||
-        contain_volatile_functions(node))
-        return node;
-    return strip_relabel(eval_const_expressions(nullptr, node));
+    node = strip_relabel(node);
+    if (node == nullptr)
+        return nullptr;
+    if (IsA(node, Const))
+        return castNode(Const, node);
+    if (contain_var_clause(node) || checkExprHasSubLink(node) || contain_mutable_functions(node) ||
+        calls_user_function(node, nullptr))
+        return nullptr;
+    node = strip_relabel(eval_const_expressions(nullptr, node));
+    return (node != nullptr && IsA(node, Const)) ? castNode(Const, node) : nullptr;
 }
 
 // The value a column is compared with by opno, as a value of the column's
@@ -226,11 +234,8 @@ Node *folded(Node *node)
 // does not name one group (NULL, another type, a value out of range).
 Const *group_value(Oid opno, Oid collation, const Var *var, Node *other)
 {
-    other = folded(other);
-    if (other == nullptr || !IsA(other, Const))
-        return nullptr;
-    Const *value = castNode(Const, other);
-    if (value->constisnull || (OidIsValid(collation) && !get_collation_isdeterministic(collation)))
+    Const *value = folded_constant(other);
+    if (value == nullptr || value->constisnull || (OidIsValid(collation) && !get_collation_isdeterministic(collation)))
         return nullptr;
     TypeCacheEntry *type = lookup_type_cache(var->vartype, TYPECACHE_EQ_OPR | TYPECACHE_BTREE_OPFAMILY);
     if (OidIsValid(type->eq_opr) && opno == type->eq_opr) {
@@ -325,9 +330,12 @@ bool read_condition(Node *clause, Index rtindex, Condition *out)
         List *values = NIL;
         ListCell *lc;
         foreach (lc, elements) {
-            Node *element = folded(strip_relabel(static_cast<Node *>(lfirst(lc))));
+            Node *element = reinterpret_cast<Node *>(
+                folded_constant(static_cast<Node *>(lfirst(lc))));
+            if (element == nullptr)
+                return false;
             // A NULL in the list matches no row.
-            if (element != nullptr && IsA(element, Const) && castNode(Const, element)->constisnull)
+            if (castNode(Const, element)->constisnull)
                 continue;
             Const *value = group_value(op->opno, op->inputcollid, var, element);
             if (value == nullptr)
@@ -746,9 +754,14 @@ void describe(QueryIdentity *identity, Query *row_set)
     const TableGroups *groups = groups_of(rte->relid);
     if (groups == nullptr)
         return;
-    ListCell *lc;
-    foreach (lc, groups->sets)
-        consider(identity, row_set, rtindex, *static_cast<Columns *>(lfirst(lc)));
+    // Copied first: consider() reads the catalogs, which may process an
+    // invalidation of the table and so reset groups_context under us.
+    int count = list_length(groups->sets);
+    auto *sets = static_cast<Columns *>(palloc(sizeof(Columns) * Max(count, 1)));
+    for (int i = 0; i < count; i++)
+        sets[i] = *static_cast<Columns *>(list_nth(groups->sets, i));
+    for (int i = 0; i < count; i++)
+        consider(identity, row_set, rtindex, sets[i]);
 }
 
 void relation_changed(Oid relid)

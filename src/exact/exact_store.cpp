@@ -3,6 +3,7 @@
 #include "cache_store.hpp"
 #include "catalog.hpp"
 #include "exact/exact_fastpath.hpp"
+#include "pg/fault_injection.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -368,6 +369,8 @@ int64 fold_groups(const pg_uuid_t &parent)
         // no row at all, so storage stays in proportion to the groups.
         if (list_length(group.tids) < 2 && group.sum.sum != 0)
             return;
+        if (removed > 0)
+            fault::point(fault::kFoldGroup);
         catalog::delete_rows(rel, group.tids);
         removed += list_length(group.tids);
         if (group.sum.sum != 0) {

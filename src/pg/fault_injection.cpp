@@ -22,7 +22,7 @@ char *setting = nullptr;
 const char *const kSiteNames[] = {
     "",           "allocator",  "pg_call",       "worker_refresh",   "worker_record",
     "exact_task", "exact_record", "settle",      "follow_text",      "restricted_scope",
-    "callback",
+    "callback",   "fold_group",
 };
 
 // The bits of a comma-separated list of names; false on an unknown name.

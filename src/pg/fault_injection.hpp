@@ -22,6 +22,7 @@ enum Site : int {
     kFollowText,      // an exact entry following its text after DDL
     kRestrictedScope, // the work run as an owner in the restricted scope
     kCallback,        // transaction callbacks at COMMIT/ABORT
+    kFoldGroup,       // a grouped fold, between two groups (after the first)
 };
 
 extern unsigned armed;  // bit (1 << Site) for each place that fails; 0 when unset
