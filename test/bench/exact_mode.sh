@@ -7,7 +7,8 @@
 # Environment: BENCH_SECONDS (per pgbench run, default 15), BENCH_ROUNDS
 # (alternating rounds per comparison, default 3), BENCH_BIG_ROWS (rows of
 # the registration-blocking table, default 10000000), BENCH_KEEP=1 keeps
-# the cluster directory.
+# the cluster directory, BENCH_ONLY (space-separated sections among
+# "insert bulk reads register"; default all).
 #
 # Measures
 #  1. single-row INSERT, 8 pgbench clients: no trigger / one exact query /
@@ -35,7 +36,7 @@ if [ "$(id -u)" -eq 0 ]; then
   chown postgres "$work"
   exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" BENCH_WORK="$work" \
     BENCH_SECONDS="$seconds" BENCH_ROUNDS="$rounds" BENCH_BIG_ROWS="$big_rows" \
-    BENCH_KEEP="${BENCH_KEEP:-}" bash "$0"
+    BENCH_KEEP="${BENCH_KEEP:-}" BENCH_ONLY="${BENCH_ONLY:-}" bash "$0"
 fi
 work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
 
@@ -74,12 +75,14 @@ ms_of() {  # SQL -> milliseconds (psql \timing)
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 log() { echo "[$(date +%T)] $*" >&2; }
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 psql -c 'CREATE EXTENSION fast_count'
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "fast_count exact-mode benchmark: $(nproc) cores, PostgreSQL $("$bindir/postgres" -V | awk '{print $3}'), pgbench ${seconds}s x $rounds rounds"
 echo
 
+if want insert; then
 # --- 1. single-row INSERT, 8 clients ----------------------------------------
 log "single-row INSERT"
 psql >/dev/null <<'SQL'
@@ -110,7 +113,10 @@ ins_exact=$(echo "${ins[exact]}" | tr ' ' '\n' | grep . | median)
 ins_hot=$(echo "${ins[hot]}" | tr ' ' '\n' | grep . | median)
 check=$(value "SELECT fast_count('SELECT * FROM ins_exact WHERE status = 1') = (SELECT count(*) FROM ins_exact WHERE status = 1)")
 
+fi
+
 # --- 2. bulk INSERT ... SELECT and COPY of 1M rows ----------------------------
+if want bulk; then
 log "bulk INSERT ... SELECT and COPY"
 # What PostgreSQL's AFTER ROW trigger machinery costs by itself: the same
 # trigger with a C function that does nothing.
@@ -161,7 +167,10 @@ for k in "${!bulk[@]}"; do
 done
 check_bulk=$(value "SELECT fast_count('SELECT * FROM bulk_pk_exact WHERE status = 1') = (SELECT count(*) FROM bulk_pk_exact WHERE status = 1)")
 
+fi
+
 # --- 3. reading an exact count ------------------------------------------------
+if want reads; then
 log "reads"
 psql >/dev/null <<'SQL'
 CREATE TABLE reads (id bigserial PRIMARY KEY, status int NOT NULL);
@@ -199,7 +208,10 @@ rd_select1_after=$(pgbench_tps -c 8 -j 2 -T "$seconds" -f "$work/select1.sql")
 check_reads=$(value "SELECT fast_count('SELECT * FROM reads WHERE status = 1') = (SELECT count(*) FROM reads WHERE status = 1)")
 psql -c "ALTER SYSTEM RESET fast_count.databases" -c "SELECT pg_reload_conf()" >/dev/null
 
+fi
+
 # --- 4. writers blocked by a registration over a big table -------------------
+if want register; then
 log "registration of a query over $big_rows rows"
 psql -c "CREATE TABLE big (id bigserial PRIMARY KEY, status int NOT NULL, payload text)" \
      -c "INSERT INTO big (status, payload) SELECT g % 4, 'row ' || g FROM generate_series(1, $big_rows) g" \
@@ -243,12 +255,17 @@ p99 = "%.1f" % (1000 * base[int(len(base) * 0.99)]) if base else "n/a"
 print(ms(base), ms(during), ms(backfill), p99)
 ' "$reg_start" "$reg_end" "$backfill_done")"
 
+fi
+
 # --- the table ------------------------------------------------------------------
 echo "                                                      value        ratio   goal"
+if want insert; then
 printf '1. single-row INSERT, 8 clients (tps, median of %s)\n' "$rounds"
 printf '   no trigger                                   %10.0f\n' "$ins_plain"
 printf '   one exact query                              %10.0f   %6s   >= 0.90  (exact = count(*): %s)\n' "$ins_exact" "$(ratio "$ins_exact" "$ins_plain")" "$check"
 printf '   hot-row PL/pgSQL counter trigger             %10.0f   %6s\n' "$ins_hot" "$(ratio "$ins_hot" "$ins_plain")"
+fi
+if want bulk; then
 printf '2. bulk load of 1M rows (ms, median of %s); last column: the same AFTER ROW trigger with a no-op C function\n' "$rounds"
 for op in insert copy; do
   for shape in pk heap; do
@@ -261,6 +278,8 @@ for op in insert copy; do
   done
 done
 printf '   (exact = count(*) after the loads: %s)\n' "$check_bulk"
+fi
+if want reads; then
 printf '3. reads, 8 clients (tps)\n'
 printf '   SELECT 1                                     %10.0f\n' "$rd_select1"
 printf '   SELECT fast_count(q), exact                  %10.0f   %6s   >= 0.5\n' "$rd_exact" "$(ratio "$rd_exact" "$rd_select1")"
@@ -271,10 +290,13 @@ printf '     SELECT fast_count(q) before the fold        %10.0f   %6s\n' "$rd_hi
 printf '     one fold                                    %8.0f ms\n' "$fold_ms"
 printf '     SELECT fast_count(q) after the fold         %10.0f   %6s   (SELECT 1 now %0.f)\n' "$rd_folded" "$(ratio "$rd_folded" "$rd_select1_after")" "$rd_select1_after"
 printf '   (exact = count(*): %s)\n' "$check_reads"
+fi
+if want register; then
 printf '4. registering an exact query over %s rows while 4 clients insert\n' "$big_rows"
 printf '   count(*) of the query                         %8.0f ms\n' "$count_ms"
 printf '   fast_count_register() (holds the trigger lock) %7.0f ms\n' "$reg_ms"
 printf '   writer latency max before / during registration / during backfill: %s / %s / %s ms (p99 before %s ms)\n' "$base_max" "$during_max" "$backfill_max" "$base_p99"
 printf '   backfill by the worker: %s\n' "${backfill_log:-not found}"
 printf '   (exact = count(*): %s)\n' "$check_big"
+fi
 echo "load average before / after the run: $load_before / $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
