@@ -25,6 +25,7 @@ REGRESS += security_entries
 REGRESS += security_worker
 REGRESS += security_settings
 REGRESS += transparent
+REGRESS += exact_bulk
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=test --outputdir=results_regress --load-extension=$(EXTENSION)
