@@ -15,6 +15,13 @@ END $$;
 CREATE FUNCTION register_exact(q text) RETURNS text LANGUAGE sql AS $$
   SELECT fast_count._exact_settle(fast_count_register(q, mode => 'exact'))
 $$;
+-- Settles the entries of a table now (the worker may be at it too), then
+-- says their states, in a statement of its own.
+CREATE FUNCTION settle(tab text) RETURNS text LANGUAGE sql AS $$
+  SELECT count(fast_count._exact_settle(key)) FROM fast_count_entries WHERE query LIKE '%FROM ' || tab || '%';
+  SELECT string_agg(exact_state || CASE WHEN last_error IS NOT NULL THEN ' (error)' ELSE '' END, ', ' ORDER BY query)
+    FROM fast_count_entries WHERE query LIKE '%FROM ' || tab || '%'
+$$;
 CREATE TABLE cases (q text);
 CREATE FUNCTION all_exact() RETURNS text LANGUAGE sql AS $$
   SELECT string_agg(exact(q), ', ' ORDER BY q) FROM cases
@@ -176,7 +183,7 @@ SELECT all_exact() AS mixed_committed;
 -- firing back; a disabled one makes the count live, with the error.
 SELECT format('ALTER TABLE books ENABLE ALWAYS TRIGGER fast_count_exact_insert_%s', 'books'::regclass::oid) AS always \gset
 :always;
-SELECT fast_count._exact_settle(key) AS settled FROM fast_count_entries WHERE query LIKE '%FROM books%' ORDER BY query;
+SELECT settle('books');
 SELECT our_triggers('books');
 SET session_replication_role = replica;
 INSERT INTO books VALUES (90001, 1, 'once');
@@ -185,12 +192,11 @@ SELECT all_exact() AS firing_restored;
 SELECT format('ALTER TABLE books DISABLE TRIGGER fast_count_exact_delete_%s', 'books'::regclass::oid) AS disable \gset
 :disable;
 DELETE FROM books WHERE id = 90001;
-SELECT fast_count._exact_settle(key) AS settled, last_error IS NOT NULL AS has_error
-  FROM fast_count_entries WHERE query LIKE '%FROM books%' ORDER BY query;
+SELECT settle('books');
 SELECT all_exact() AS disabled_counts_live;
 SELECT format('ALTER TABLE books ENABLE TRIGGER fast_count_exact_delete_%s', 'books'::regclass::oid) AS enable \gset
 :enable;
-SELECT fast_count._exact_settle(key) AS settled FROM fast_count_entries WHERE query LIKE '%FROM books%' ORDER BY query;
+SELECT settle('books');
 DELETE FROM books WHERE author = 4;
 SELECT all_exact() AS enabled_again;
 
@@ -219,7 +225,7 @@ INSERT INTO planted SELECT g, true FROM generate_series(101, 110) g;
 SELECT fast_count_register('SELECT * FROM planted', mode => 'exact') IS NOT NULL AS registered_in_transaction;
 INSERT INTO planted SELECT g, true FROM generate_series(111, 130) g;
 COMMIT;
-SELECT fast_count._exact_settle(key) AS settled FROM fast_count_entries WHERE query LIKE '%FROM planted%' ORDER BY query;
+SELECT settle('planted');
 INSERT INTO cases VALUES ('SELECT * FROM planted');
 SELECT all_exact() AS registered_between_writes;
 
@@ -279,7 +285,7 @@ SELECT our_triggers('orders_af');
 ALTER TABLE orders ATTACH PARTITION orders_af FOR VALUES IN ('af');
 INSERT INTO orders SELECT g, 'af', 1 FROM generate_series(5101, 5120) g;
 SELECT all_exact() AS attached_before_rederive;
-SELECT fast_count._exact_settle(key) AS settled FROM fast_count_entries WHERE query LIKE '%FROM orders%' ORDER BY query;
+SELECT settle('orders');
 SELECT our_triggers('orders_af');
 INSERT INTO orders SELECT g, 'af', 2 FROM generate_series(5121, 5140) g;
 UPDATE orders SET amount = 50 WHERE id BETWEEN 5001 AND 5005;
@@ -288,7 +294,7 @@ SELECT all_exact() AS attached;
 -- Detached again, it keeps no trigger of the partitioned table's; re-derived
 -- (as every table the ALTER touches), it is counted by statements again.
 ALTER TABLE orders DETACH PARTITION orders_af;
-SELECT fast_count._exact_settle(key) AS settled FROM fast_count_entries WHERE query LIKE '%FROM orders%' ORDER BY query;
+SELECT settle('orders');
 SELECT our_triggers('orders_af');
 INSERT INTO orders_af SELECT g, 'af', 4 FROM generate_series(5201, 5210) g;
 SELECT all_exact() AS detached;
