@@ -654,11 +654,34 @@ char *truncate_trigger_name(Oid origin)
     return psprintf("%struncate_%u", kTriggerPrefix, origin);
 }
 
-void lock_table_and_partitions(Oid table, LOCKMODE mode)
+bool lock_table_and_partitions(Oid table, LOCKMODE mode, bool wait)
 {
-    LockRelationOid(table, mode);
-    if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(table, mode, nullptr);
+    if (wait) {
+        LockRelationOid(table, mode);
+        if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
+            (void) find_all_inheritors(table, mode, nullptr);
+        return true;
+    }
+    if (!ConditionalLockRelationOid(table, mode))
+        return false;
+    if (get_rel_relkind(table) != RELKIND_PARTITIONED_TABLE)
+        return true;
+    ListCell *lc;
+    foreach (lc, find_all_inheritors(table, NoLock, nullptr)) {
+        Oid relid = lfirst_oid(lc);
+        if (relid != table && !ConditionalLockRelationOid(relid, mode))
+            return false;  // (what was taken goes with the transaction)
+    }
+    return true;
+}
+
+bool counted_by_old_row_trigger(Oid table)
+{
+    if (!relation_exists(table) || !counts_statements(table))
+        return false;
+    TriggerFacts facts;
+    return trigger_facts(table, row_trigger_name(table), &facts) &&
+           facts.enabled == TRIGGER_FIRES_ALWAYS;
 }
 
 List *self_and_ancestors(Oid relid)

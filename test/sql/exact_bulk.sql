@@ -299,11 +299,57 @@ SELECT our_triggers('orders_af');
 INSERT INTO orders_af SELECT g, 'af', 4 FROM generate_series(5201, 5210) g;
 SELECT all_exact() AS detached;
 
+-- A table registered before 0.4.0 has an ALWAYS row trigger and no
+-- statement triggers (made here in a replica session, where our event
+-- triggers do not fire). It keeps counting exactly, and the worker (here:
+-- settling) switches it to statement triggers while no writer is in flight.
+CREATE TABLE legacy (id int, flag boolean);
+INSERT INTO legacy SELECT g, g % 2 = 0 FROM generate_series(1, 100) g;
+SELECT register_exact('SELECT * FROM legacy WHERE flag') AS legacy_flag;
+INSERT INTO cases VALUES ('SELECT * FROM legacy WHERE flag');
+SELECT format('ALTER TABLE legacy ENABLE ALWAYS TRIGGER fast_count_exact_%1$s; '
+              'DROP TRIGGER fast_count_exact_insert_%1$s ON legacy; '
+              'DROP TRIGGER fast_count_exact_update_%1$s ON legacy; '
+              'DROP TRIGGER fast_count_exact_delete_%1$s ON legacy', 'legacy'::regclass::oid) AS make_legacy \gset
+BEGIN;
+SET LOCAL session_replication_role = replica;
+:make_legacy;
+SET LOCAL session_replication_role = origin;
+SELECT our_triggers('legacy');
+INSERT INTO legacy SELECT g, true FROM generate_series(101, 150) g;
+UPDATE legacy SET flag = NOT flag WHERE id < 20;
+SELECT all_exact() AS legacy_counts;
+COMMIT;
+SELECT settle('legacy');
+SELECT our_triggers('legacy');
+INSERT INTO legacy SELECT g, g % 3 = 0 FROM generate_series(151, 250) g;
+UPDATE legacy SET flag = NOT flag WHERE id BETWEEN 20 AND 60;
+DELETE FROM legacy WHERE id % 7 = 0;
+SELECT all_exact() AS legacy_switched;
+-- The worker does it by itself (every ten passes), when no writer is in
+-- the way.
+BEGIN;
+SET LOCAL session_replication_role = replica;
+:make_legacy;
+COMMIT;
+DO $$
+BEGIN
+  FOR i IN 1..600 LOOP
+    EXIT WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'legacy'::regclass
+                                               AND tgname LIKE 'fast_count_exact_insert_%');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT our_triggers('legacy');
+INSERT INTO legacy SELECT g, true FROM generate_series(251, 300) g;
+DELETE FROM legacy WHERE id % 5 = 0;
+SELECT all_exact() AS legacy_switched_by_the_worker;
+
 -- Unregistering the last query of a table removes every trigger.
 SELECT fast_count_unregister('SELECT * FROM planted') AND fast_count_unregister('SELECT * FROM planted WHERE flag') AS unregistered;
 SELECT count(*) AS planted_triggers FROM pg_trigger WHERE tgrelid = 'planted'::regclass;
 
-DROP TABLE books, seen, reviews, authors, shelf, planted, orders, orders_af, cases CASCADE;
+DROP TABLE books, seen, reviews, authors, shelf, planted, orders, orders_af, legacy, cases CASCADE;
 DROP FUNCTION public.nothing();
 REVOKE ALL ON SCHEMA public FROM bulk_intruder;
 DROP ROLE bulk_intruder;
