@@ -350,7 +350,8 @@ SELECT fast_count_unregister('SELECT * FROM planted') AND fast_count_unregister(
 SELECT count(*) AS planted_triggers FROM pg_trigger WHERE tgrelid = 'planted'::regclass;
 
 DROP TABLE books, seen, reviews, authors, shelf, planted, orders, orders_af, legacy, cases CASCADE;
-DROP FUNCTION public.nothing();
+DROP FUNCTION public.nothing(), exact(text), register_exact(text), settle(text), all_exact(),
+  our_triggers(regclass), count_new(), echo();
 REVOKE ALL ON SCHEMA public FROM bulk_intruder;
 DROP ROLE bulk_intruder;
 TRUNCATE fast_count.entries;
