@@ -34,6 +34,7 @@ REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact_concurrency \
 	exact_fold exact_backfill
 ISOLATION += open_reader
+ISOLATION += exact_switch
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 
