@@ -192,12 +192,6 @@ bool trigger_facts(Oid relid, const char *name, TriggerFacts *facts)
     return found;
 }
 
-int16 trigger_type(Oid relid, const char *name)
-{
-    TriggerFacts facts;
-    return trigger_facts(relid, name, &facts) ? facts.type : -1;
-}
-
 void drop_trigger(Oid relid, const char *name)
 {
     Oid trigger = get_trigger_oid(relid, name, true);
@@ -706,14 +700,20 @@ void ensure_triggers(Oid table, const char *predicate)
     char row_firing = statements ? TRIGGER_FIRES_ON_REPLICA : TRIGGER_FIRES_ALWAYS;
     char *row_name = row_trigger_name(table);
     int16 events = kRowEvents | (update_needed ? TRIGGER_TYPE_UPDATE : 0);
-    int16 type = trigger_type(table, row_name);
-    if (type < 0) {
+    TriggerFacts row;
+    if (!trigger_facts(table, row_name, &row)) {
         create_trigger(table, row_name, Shape::kRow, events, row_firing);
-    } else if ((type & events) != events) {
-        events = static_cast<int16>(events | (type & TRIGGER_TYPE_UPDATE));
-        create_trigger(table, row_name, Shape::kRow, events, row_firing, true);
     } else {
+        int16 type = row.type;
         events = static_cast<int16>(events | (type & TRIGGER_TYPE_UPDATE));
+        // Ours: AFTER ... FOR EACH ROW, our function, no WHEN; a trigger of
+        // another role under its name is replaced.
+        bool ours = TRIGGER_FOR_ROW(type) &&
+                    (type & (TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSTEAD | TRIGGER_TYPE_TRUNCATE)) == 0 &&
+                    row.function == trigger_function(kRowFunction) && !row.has_when &&
+                    !row.has_old_table && !row.has_new_table;
+        if (!ours || (type & events) != events)
+            create_trigger(table, row_name, Shape::kRow, events, row_firing, true);
     }
     // Each row change is counted by exactly one of the two sets once this
     // transaction commits; no writer is in flight meanwhile (the caller

@@ -208,7 +208,8 @@ GRANT TRIGGER ON planted TO bulk_intruder;
 GRANT USAGE, CREATE ON SCHEMA public TO bulk_intruder;
 SET ROLE bulk_intruder;
 CREATE FUNCTION public.nothing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
-SELECT format('CREATE TRIGGER fast_count_exact_insert_%s AFTER INSERT ON planted FOR EACH STATEMENT EXECUTE FUNCTION public.nothing()',
+SELECT format('CREATE TRIGGER fast_count_exact_insert_%1$s AFTER INSERT ON planted FOR EACH STATEMENT EXECUTE FUNCTION public.nothing(); '
+              'CREATE TRIGGER fast_count_exact_%1$s AFTER INSERT OR UPDATE OR DELETE ON planted FOR EACH ROW EXECUTE FUNCTION public.nothing()',
               'planted'::regclass::oid) AS plant \gset
 :plant;
 RESET ROLE;
@@ -216,6 +217,10 @@ SELECT register_exact('SELECT * FROM planted WHERE flag') AS planted_flag;
 INSERT INTO cases VALUES ('SELECT * FROM planted WHERE flag');
 SELECT our_triggers('planted');
 INSERT INTO planted SELECT g, g % 2 = 0 FROM generate_series(1, 100) g;
+SET session_replication_role = replica;
+INSERT INTO planted SELECT g, true FROM generate_series(1001, 1010) g;
+DELETE FROM planted WHERE id = 1001;
+RESET session_replication_role;
 SELECT all_exact() AS not_planted;
 
 -- Registering in a transaction that writes the table before and after:
