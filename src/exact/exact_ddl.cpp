@@ -767,9 +767,19 @@ const char *trigger_problem(Oid table)
             }
         }
     }
+    char *truncate_name = truncate_trigger_name(table);
+    foreach (lc, targets) {
+        Oid relid = lfirst_oid(lc);
+        TriggerFacts facts;
+        if (trigger_facts(relid, truncate_name, &facts) && facts.enabled == TRIGGER_DISABLED)
+            return psprintf("trigger \"%s\" is disabled on table \"%s\"", truncate_name,
+                            get_rel_name(relid));
+    }
     // A trigger enabled for the wrong sessions would count a row twice or
     // not at all: statement triggers fire for ordinary sessions, the row
-    // trigger then for replica ones only (else for all).
+    // trigger then for replica ones only (else for all), TRUNCATE triggers
+    // for all (a replicated TRUNCATE too).
+    set_firing(targets, truncate_name, TRIGGER_FIRES_ALWAYS);
     if (statements) {
         for (int16 event : kStatementEvents)
             set_firing(targets, statement_trigger_name(table, event), TRIGGER_FIRES_ON_ORIGIN);

@@ -16,12 +16,16 @@ CREATE FUNCTION register_exact(q text) RETURNS text LANGUAGE sql AS $$
   SELECT fast_count._exact_settle(fast_count_register(q, mode => 'exact'))
 $$;
 -- Settles the entries of a table now (the worker may be at it too), then
--- says their states, in a statement of its own.
-CREATE FUNCTION settle(tab text) RETURNS text LANGUAGE sql AS $$
-  SELECT count(fast_count._exact_settle(key)) FROM fast_count_entries WHERE query LIKE '%FROM ' || tab || '%';
+-- says their states, read under a snapshot of its own (a PL/pgSQL
+-- statement's: a SQL function's statements share one).
+CREATE FUNCTION settle(tab text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE states text;
+BEGIN
+  PERFORM count(fast_count._exact_settle(key)) FROM fast_count_entries WHERE query LIKE '%FROM ' || tab || '%';
   SELECT string_agg(exact_state || CASE WHEN last_error IS NOT NULL THEN ' (error)' ELSE '' END, ', ' ORDER BY query)
-    FROM fast_count_entries WHERE query LIKE '%FROM ' || tab || '%'
-$$;
+    INTO states FROM fast_count_entries WHERE query LIKE '%FROM ' || tab || '%';
+  RETURN states;
+END $$;
 CREATE TABLE cases (q text);
 CREATE FUNCTION all_exact() RETURNS text LANGUAGE sql AS $$
   SELECT string_agg(exact(q), ', ' ORDER BY q) FROM cases
@@ -199,6 +203,18 @@ SELECT format('ALTER TABLE books ENABLE TRIGGER fast_count_exact_delete_%s', 'bo
 SELECT settle('books');
 DELETE FROM books WHERE author = 4;
 SELECT all_exact() AS enabled_again;
+-- ENABLE TRIGGER USER enables every trigger for origin sessions only.
+ALTER TABLE books DISABLE TRIGGER USER;
+ALTER TABLE books ENABLE TRIGGER USER;
+SELECT settle('books');
+SELECT our_triggers('books');
+SET session_replication_role = replica;
+INSERT INTO books VALUES (90002, 1, 'replicated');
+TRUNCATE books;
+INSERT INTO books VALUES (90003, 1, 'replicated');
+RESET session_replication_role;
+SELECT all_exact() AS enabled_for_every_user_trigger;
+INSERT INTO books SELECT g, g % 10, 'refill ' || g FROM generate_series(1, 1000) g;
 
 -- A role with the TRIGGER privilege cannot plant a trigger under one of our
 -- names before a registration: it is replaced by ours.
