@@ -27,6 +27,7 @@ REGRESS += security_settings
 REGRESS += transparent
 REGRESS += grouped
 REGRESS += exact_shared
+REGRESS += exact_bulk
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=test --outputdir=results_regress --load-extension=$(EXTENSION)
@@ -37,6 +38,7 @@ ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact
 ISOLATION += open_reader
 ISOLATION += exact_fastpath
 ISOLATION += grouped_concurrency
+ISOLATION += exact_switch
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \
 	--inputdir=test/isolation --outputdir=results_isolation
 

@@ -90,10 +90,23 @@ void depend_on_extension(const ObjectAddress &trigger)
 }
 
 constexpr int16 kRowEvents = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_DELETE;
+constexpr int16 kStatementEvents[] = {TRIGGER_TYPE_INSERT, TRIGGER_TYPE_DELETE, TRIGGER_TYPE_UPDATE};
 
-void create_trigger(Oid relid, const char *name, bool row, int16 events = kRowEvents,
+enum class Shape { kRow, kStatement, kTruncate };
+
+TriggerTransition *transition(bool is_new)
+{
+    TriggerTransition *node = makeNode(TriggerTransition);
+    node->name = pstrdup(is_new ? "fast_count_new" : "fast_count_old");
+    node->isNew = is_new;
+    node->isTable = true;
+    return node;
+}
+
+void create_trigger(Oid relid, const char *name, Shape shape, int16 events, char firing,
                     bool replace = false)
 {
+    bool truncate = shape == Shape::kTruncate;
     CreateTrigStmt *stmt = makeNode(CreateTrigStmt);
     stmt->replace = replace;
     stmt->isconstraint = false;
@@ -101,26 +114,31 @@ void create_trigger(Oid relid, const char *name, bool row, int16 events = kRowEv
     stmt->relation =
         makeRangeVar(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid), -1);
     stmt->funcname = list_make2(makeString(pstrdup("fast_count")),
-                                makeString(pstrdup(row ? kRowFunction : kTruncateFunction)));
+                                makeString(pstrdup(truncate ? kTruncateFunction : kRowFunction)));
     stmt->args = NIL;
-    stmt->row = row;
+    stmt->row = shape == Shape::kRow;
     stmt->timing = TRIGGER_TYPE_AFTER;
-    stmt->events = row ? events : TRIGGER_TYPE_TRUNCATE;
+    stmt->events = truncate ? TRIGGER_TYPE_TRUNCATE : events;
     stmt->columns = NIL;
     stmt->whenClause = nullptr;
     stmt->transitionRels = NIL;
+    if (shape == Shape::kStatement) {
+        if (events != TRIGGER_TYPE_INSERT)
+            stmt->transitionRels = lappend(stmt->transitionRels, transition(false));
+        if (events != TRIGGER_TYPE_DELETE)
+            stmt->transitionRels = lappend(stmt->transitionRels, transition(true));
+    }
     stmt->deferrable = false;
     stmt->initdeferred = false;
     stmt->constrrel = nullptr;
 
     // Not internal: PostgreSQL checks the TRIGGER privilege of the current
     // user, and clones a row trigger to every partition, present and
-    // future. ALWAYS: rows written by logical replication (replica
-    // sessions) count too.
+    // future (with its firing).
     ObjectAddress address = CreateTriggerFiringOn(
         stmt, "fast_count exact mode", relid, InvalidOid, InvalidOid, InvalidOid,
-        trigger_function(row ? kRowFunction : kTruncateFunction), InvalidOid, nullptr, false,
-        false, TRIGGER_FIRES_ALWAYS);
+        trigger_function(truncate ? kTruncateFunction : kRowFunction), InvalidOid, nullptr, false,
+        false, firing);
     // (OR REPLACE drops the old trigger's dependencies, this one included.)
     depend_on_extension(address);
     CommandCounterIncrement();
@@ -136,9 +154,18 @@ List *truncate_targets(Oid table)
     return list_make1_oid(table);
 }
 
-// tgtype of relid's trigger name, or -1 when there is none.
-// The pg_trigger row of relid's trigger name, copied; false when missing.
-bool trigger_row(Oid relid, const char *name, FormData_pg_trigger *row)
+// What a trigger of relid is, as far as we care.
+struct TriggerFacts {
+    int16 type;
+    char enabled;
+    Oid function;
+    bool has_when;
+    bool has_old_table;
+    bool has_new_table;
+};
+
+// The facts of relid's trigger name; false when there is none.
+bool trigger_facts(Oid relid, const char *name, TriggerFacts *facts)
 {
     Oid trigger = get_trigger_oid(relid, name, true);
     if (!OidIsValid(trigger))
@@ -150,17 +177,19 @@ bool trigger_row(Oid relid, const char *name, FormData_pg_trigger *row)
     SysScanDesc scan = systable_beginscan(rel, TriggerOidIndexId, true, nullptr, 1, &key);
     HeapTuple tuple = systable_getnext(scan);
     bool found = HeapTupleIsValid(tuple);
-    if (found)
-        *row = *reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+    if (found) {
+        auto *form = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        TupleDesc desc = RelationGetDescr(rel);
+        facts->type = form->tgtype;
+        facts->enabled = form->tgenabled;
+        facts->function = form->tgfoid;
+        facts->has_when = !heap_attisnull(tuple, Anum_pg_trigger_tgqual, desc);
+        facts->has_old_table = !heap_attisnull(tuple, Anum_pg_trigger_tgoldtable, desc);
+        facts->has_new_table = !heap_attisnull(tuple, Anum_pg_trigger_tgnewtable, desc);
+    }
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
     return found;
-}
-
-int16 trigger_type(Oid relid, const char *name)
-{
-    FormData_pg_trigger row;
-    return trigger_row(relid, name, &row) ? row.tgtype : -1;
 }
 
 void drop_trigger(Oid relid, const char *name)
@@ -211,16 +240,104 @@ bool has_prefix(const char *name, const char *prefix)
     return strncmp(name, prefix, strlen(prefix)) == 0;
 }
 
+// The origin a statement trigger of ours (TRUNCATE, INSERT, UPDATE,
+// DELETE: "fast_count_exact_<event>_<origin>") is named for, or InvalidOid.
+Oid origin_of_statement_trigger(const char *trigger_name)
+{
+    char event[16];
+    unsigned int oid = 0;
+    char tail = 0;
+    if (sscanf(trigger_name, "fast_count_exact_%15[a-z]_%u%c", event, &oid, &tail) == 2)
+        return oid;
+    return InvalidOid;
+}
+
 // The table a trigger of ours is named for, or InvalidOid.
 Oid table_named_by(const char *trigger_name)
 {
     unsigned int oid = 0;
     char tail = 0;
-    if (sscanf(trigger_name, "fast_count_exact_truncate_%u%c", &oid, &tail) == 1)
-        return oid;
+    Oid origin = origin_of_statement_trigger(trigger_name);
+    if (OidIsValid(origin))
+        return origin;
     if (sscanf(trigger_name, "fast_count_exact_%u%c", &oid, &tail) == 1)
         return oid;
     return InvalidOid;
+}
+
+char *statement_trigger_name(Oid origin, int16 event)
+{
+    const char *word = event == TRIGGER_TYPE_INSERT   ? "insert"
+                       : event == TRIGGER_TYPE_UPDATE ? "update"
+                                                      : "delete";
+    return psprintf("%s%s_%u", kTriggerPrefix, word, origin);
+}
+
+// Whether origin counts ordinary statements with statement triggers (its
+// row trigger then fires only in replica sessions: logical replication's
+// apply, which fires no statement triggers). Not for a partition: a write
+// through its parent fires the parent's statement triggers, not its own.
+bool counts_statements(Oid origin)
+{
+    return !get_rel_relispartition(origin);
+}
+
+// Whether origin's row trigger says that it does: it fires on replica only.
+bool has_statement_triggers(Oid origin, bool *update)
+{
+    TriggerFacts facts;
+    if (!trigger_facts(origin, row_trigger_name(origin), &facts))
+        return false;
+    *update = TRIGGER_FOR_UPDATE(facts.type);
+    return facts.enabled == TRIGGER_FIRES_ON_REPLICA;
+}
+
+// The firing of each target's name trigger becomes firing, unless the
+// trigger is disabled (that is reported, not undone: trigger_problem()).
+void set_firing(List *targets, const char *name, char firing)
+{
+    bool changed = false;
+    ListCell *lc;
+    foreach (lc, targets) {
+        Oid target = lfirst_oid(lc);
+        TriggerFacts facts;
+        if (!trigger_facts(target, name, &facts) || facts.enabled == TRIGGER_DISABLED ||
+            facts.enabled == firing)
+            continue;
+        Relation rel = table_open(target, ShareRowExclusiveLock);
+        EnableDisableTriggerNew(rel, name, firing, false, false, ShareRowExclusiveLock);
+        table_close(rel, NoLock);
+        changed = true;
+    }
+    if (changed)
+        CommandCounterIncrement();
+}
+
+// origin's statement triggers on target (origin itself or a partition):
+// created, or replaced when a trigger of that name is something else.
+void ensure_statement_triggers(Oid origin, Oid target, bool update)
+{
+    for (int16 event : kStatementEvents) {
+        if (event == TRIGGER_TYPE_UPDATE && !update)
+            continue;
+        char *name = statement_trigger_name(origin, event);
+        TriggerFacts facts;
+        if (!trigger_facts(target, name, &facts)) {
+            create_trigger(target, name, Shape::kStatement, event, TRIGGER_FIRES_ON_ORIGIN);
+            continue;
+        }
+        bool right = facts.type == event && facts.function == trigger_function(kRowFunction) &&
+                     !facts.has_when && facts.has_old_table == (event != TRIGGER_TYPE_INSERT) &&
+                     facts.has_new_table == (event != TRIGGER_TYPE_DELETE);
+        if (!right)
+            create_trigger(target, name, Shape::kStatement, event, TRIGGER_FIRES_ON_ORIGIN, true);
+    }
+}
+
+void drop_statement_triggers(Oid origin, Oid target)
+{
+    for (int16 event : kStatementEvents)
+        drop_trigger(target, statement_trigger_name(origin, event));
 }
 
 // ALTER TABLE subcommands that change neither which rows a table holds nor
@@ -305,6 +422,15 @@ List *affected_by_alter(Oid relid, const AlterTableStmt *stmt)
     ListCell *lc;
     foreach (lc, stmt->cmds) {
         auto *cmd = lfirst_node(AlterTableCmd, lc);
+        if (cmd->subtype == AT_AttachPartition && cmd->def != nullptr &&
+            IsA(cmd->def, PartitionCmd)) {
+            // A table that becomes a partition: a write through its new
+            // parent fires none of its statement triggers.
+            Oid attached = RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true);
+            if (OidIsValid(attached))
+                affected = list_concat_unique_oid(affected,
+                                                  find_all_inheritors(attached, NoLock, nullptr));
+        }
         if (cmd->subtype == AT_AddInherit && cmd->def != nullptr && IsA(cmd->def, RangeVar)) {
             Oid parent = RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true);
             if (OidIsValid(parent)) {
@@ -408,7 +534,14 @@ void on_relations_created_or_altered(List *relids, List *tables, bool created)
                     Oid target = lfirst_oid(lc3);
                     char *name = truncate_trigger_name(origin);
                     if (!OidIsValid(get_trigger_oid(target, name, true)))
-                        create_trigger(target, name, false);
+                        create_trigger(target, name, Shape::kTruncate, 0, TRIGGER_FIRES_ALWAYS);
+                    bool update = false;
+                    if (has_statement_triggers(origin, &update) && target != origin) {
+                        ensure_statement_triggers(origin, target, update);
+                        // The clone of the row trigger fires on replica only there too.
+                        set_firing(list_make1_oid(target), row_trigger_name(origin),
+                                   TRIGGER_FIRES_ON_REPLICA);
+                    }
                 }
             }
         }
@@ -451,10 +584,8 @@ void drop_detached_truncate_triggers(AlterTableStmt *stmt)
             HeapTuple tuple;
             while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
                 const char *name = NameStr(reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgname);
-                unsigned int origin = 0;
-                char tail = 0;
-                if (sscanf(name, "fast_count_exact_truncate_%u%c", &origin, &tail) == 1 &&
-                    !list_member_oid(above, origin))
+                Oid origin = origin_of_statement_trigger(name);
+                if (OidIsValid(origin) && !list_member_oid(above, origin))
                     stale = lappend(stale, pstrdup(name));
             }
             systable_endscan(scan);
@@ -517,11 +648,34 @@ char *truncate_trigger_name(Oid origin)
     return psprintf("%struncate_%u", kTriggerPrefix, origin);
 }
 
-void lock_table_and_partitions(Oid table, LOCKMODE mode)
+bool lock_table_and_partitions(Oid table, LOCKMODE mode, bool wait)
 {
-    LockRelationOid(table, mode);
-    if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
-        (void) find_all_inheritors(table, mode, nullptr);
+    if (wait) {
+        LockRelationOid(table, mode);
+        if (get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE)
+            (void) find_all_inheritors(table, mode, nullptr);
+        return true;
+    }
+    if (!ConditionalLockRelationOid(table, mode))
+        return false;
+    if (get_rel_relkind(table) != RELKIND_PARTITIONED_TABLE)
+        return true;
+    ListCell *lc;
+    foreach (lc, find_all_inheritors(table, NoLock, nullptr)) {
+        Oid relid = lfirst_oid(lc);
+        if (relid != table && !ConditionalLockRelationOid(relid, mode))
+            return false;  // (what was taken goes with the transaction)
+    }
+    return true;
+}
+
+bool counted_by_old_row_trigger(Oid table)
+{
+    if (!relation_exists(table) || !counts_statements(table))
+        return false;
+    TriggerFacts facts;
+    return trigger_facts(table, row_trigger_name(table), &facts) &&
+           facts.enabled == TRIGGER_FIRES_ALWAYS;
 }
 
 List *self_and_ancestors(Oid relid)
@@ -543,45 +697,95 @@ void ensure_triggers(Oid table, const char *predicate, bool grouped)
                         entry->group_by != nullptr ||
                         entry->state == exact_store::State::kRederive;
     }
+    bool statements = counts_statements(table);
+    char row_firing = statements ? TRIGGER_FIRES_ON_REPLICA : TRIGGER_FIRES_ALWAYS;
     char *row_name = row_trigger_name(table);
     int16 events = kRowEvents | (update_needed ? TRIGGER_TYPE_UPDATE : 0);
-    int16 type = trigger_type(table, row_name);
-    if (type < 0)
-        create_trigger(table, row_name, true, events);
-    else if ((type & events) != events)
-        create_trigger(table, row_name, true, static_cast<int16>(events | (type & TRIGGER_TYPE_UPDATE)), true);
+    TriggerFacts row;
+    if (!trigger_facts(table, row_name, &row)) {
+        create_trigger(table, row_name, Shape::kRow, events, row_firing);
+    } else {
+        int16 type = row.type;
+        events = static_cast<int16>(events | (type & TRIGGER_TYPE_UPDATE));
+        // Ours: AFTER ... FOR EACH ROW, our function, no WHEN; a trigger of
+        // another role under its name is replaced.
+        bool ours = TRIGGER_FOR_ROW(type) &&
+                    (type & (TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSTEAD | TRIGGER_TYPE_TRUNCATE)) == 0 &&
+                    row.function == trigger_function(kRowFunction) && !row.has_when &&
+                    !row.has_old_table && !row.has_new_table;
+        if (!ours || (type & events) != events)
+            create_trigger(table, row_name, Shape::kRow, events, row_firing, true);
+    }
+    // Each row change is counted by exactly one of the two sets once this
+    // transaction commits; no writer is in flight meanwhile (the caller
+    // holds SHARE ROW EXCLUSIVE on the table and its partitions).
+    List *targets = truncate_targets(table);
+    foreach (lc, targets) {
+        if (statements)
+            ensure_statement_triggers(table, lfirst_oid(lc), (events & TRIGGER_TYPE_UPDATE) != 0);
+        else
+            drop_statement_triggers(table, lfirst_oid(lc));
+    }
+    set_firing(targets, row_name, row_firing);
     char *truncate_name = truncate_trigger_name(table);
-    foreach (lc, truncate_targets(table)) {
+    foreach (lc, targets) {
         Oid target = lfirst_oid(lc);
         if (!OidIsValid(get_trigger_oid(target, truncate_name, true)))
-            create_trigger(target, truncate_name, false);
+            create_trigger(target, truncate_name, Shape::kTruncate, 0, TRIGGER_FIRES_ALWAYS);
     }
 }
 
 const char *trigger_problem(Oid table)
 {
     char *name = row_trigger_name(table);
-    List *targets = get_rel_relkind(table) == RELKIND_PARTITIONED_TABLE
-                        ? find_all_inheritors(table, NoLock, nullptr)
-                        : list_make1_oid(table);
-    bool fix_firing = false;
+    List *targets = truncate_targets(table);
+    bool statements = counts_statements(table);
+    bool update = false;
     ListCell *lc;
     foreach (lc, targets) {
         Oid relid = lfirst_oid(lc);
-        FormData_pg_trigger row;
-        if (!trigger_row(relid, name, &row))
+        TriggerFacts row;
+        if (!trigger_facts(relid, name, &row))
             return psprintf("trigger \"%s\" is missing on table \"%s\"", name, get_rel_name(relid));
-        char enabled = row.tgenabled;
-        if (enabled == TRIGGER_DISABLED)
+        if (row.enabled == TRIGGER_DISABLED)
             return psprintf("trigger \"%s\" is disabled on table \"%s\"", name, get_rel_name(relid));
-        fix_firing = fix_firing || enabled != TRIGGER_FIRES_ALWAYS;
+        update = update || TRIGGER_FOR_UPDATE(row.type);
     }
-    if (fix_firing) {
-        Relation rel = table_open(table, ShareRowExclusiveLock);
-        EnableDisableTrigger(rel, name, TRIGGER_FIRES_ALWAYS, false, ShareRowExclusiveLock);
-        table_close(rel, NoLock);
-        CommandCounterIncrement();
+    if (statements) {
+        foreach (lc, targets) {
+            Oid relid = lfirst_oid(lc);
+            for (int16 event : kStatementEvents) {
+                if (event == TRIGGER_TYPE_UPDATE && !update)
+                    continue;
+                char *statement_name = statement_trigger_name(table, event);
+                TriggerFacts facts;
+                if (!trigger_facts(relid, statement_name, &facts))
+                    return psprintf("trigger \"%s\" is missing on table \"%s\"", statement_name,
+                                    get_rel_name(relid));
+                if (facts.enabled == TRIGGER_DISABLED)
+                    return psprintf("trigger \"%s\" is disabled on table \"%s\"",
+                                    statement_name, get_rel_name(relid));
+            }
+        }
     }
+    char *truncate_name = truncate_trigger_name(table);
+    foreach (lc, targets) {
+        Oid relid = lfirst_oid(lc);
+        TriggerFacts facts;
+        if (trigger_facts(relid, truncate_name, &facts) && facts.enabled == TRIGGER_DISABLED)
+            return psprintf("trigger \"%s\" is disabled on table \"%s\"", truncate_name,
+                            get_rel_name(relid));
+    }
+    // A trigger enabled for the wrong sessions would count a row twice or
+    // not at all: statement triggers fire for ordinary sessions, the row
+    // trigger then for replica ones only (else for all), TRUNCATE triggers
+    // for all (a replicated TRUNCATE too).
+    set_firing(targets, truncate_name, TRIGGER_FIRES_ALWAYS);
+    if (statements) {
+        for (int16 event : kStatementEvents)
+            set_firing(targets, statement_trigger_name(table, event), TRIGGER_FIRES_ON_ORIGIN);
+    }
+    set_firing(targets, name, statements ? TRIGGER_FIRES_ON_REPLICA : TRIGGER_FIRES_ALWAYS);
     return nullptr;
 }
 
@@ -591,8 +795,10 @@ void drop_triggers_if_unused(Oid table)
         return;
     char *truncate_name = truncate_trigger_name(table);
     ListCell *lc;
-    foreach (lc, truncate_targets(table))
+    foreach (lc, truncate_targets(table)) {
         drop_trigger(lfirst_oid(lc), truncate_name);
+        drop_statement_triggers(table, lfirst_oid(lc));
+    }
     drop_trigger(table, row_trigger_name(table));
     CommandCounterIncrement();
 }

@@ -29,6 +29,11 @@ void ensure_triggers(Oid table, const char *predicate, bool grouped);
 // enabled only for origin or replica sessions is made ALWAYS.
 const char *trigger_problem(Oid table);
 
+// Whether table is counted the way 0.3.0 did it (an ALWAYS row trigger, an
+// after-trigger event per row) although statement triggers could count it:
+// ensure_triggers() switches it, under SHARE ROW EXCLUSIVE.
+bool counted_by_old_row_trigger(Oid table);
+
 // Drops table's triggers when no exact query reads the table any more.
 void drop_triggers_if_unused(Oid table);
 
@@ -41,8 +46,9 @@ void mark_rederive(List *tables, const char *why);
 List *self_and_ancestors(Oid relid);
 
 // Locks table and, when it is partitioned, every partition in mode (what
-// a writer of any of them must wait for).
-void lock_table_and_partitions(Oid table, LOCKMODE mode);
+// a writer of any of them must wait for). With wait false, takes none and
+// returns false when one is not free at once.
+bool lock_table_and_partitions(Oid table, LOCKMODE mode, bool wait = true);
 
 } // namespace fast_count::exact_internal
 

@@ -1,12 +1,19 @@
 // The write path of exact mode: C trigger functions.
 //
-// fast_count_exact_row_trigger: AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW
-// on the table an exact query reads (PostgreSQL clones it to partitions).
-// For each exact query of the trigger's table it adds P(new) - P(old) to the
-// backend's pending delta (exact_deltas.hpp); P is the query's WHERE clause,
-// compiled once per backend and trigger, and compiled again when a relcache
-// invalidation of the table or of the trigger's origin table arrives
-// (registration, unregistration, ALTER TABLE and re-derivation send one).
+// fast_count_exact_row_trigger serves two kinds of trigger (exact_ddl.cpp
+// says which a table gets):
+// - AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on the table an exact query
+//   reads (PostgreSQL clones it to partitions);
+// - AFTER INSERT, AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with
+//   transition tables, on the table and each partition: a multi-row
+//   statement then costs no after-trigger event per row, only a copy of
+//   the row in the transition table.
+// Either way account_row() adds, for each exact query of the trigger's
+// table, P(new) - P(old) to the backend's pending delta (exact_deltas.hpp);
+// P is the query's WHERE clause, compiled once per backend and trigger, and
+// compiled again when a relcache invalidation of the table or of the
+// trigger's origin table arrives (registration, unregistration, ALTER TABLE
+// and re-derivation send one).
 //
 // fast_count_exact_truncate_trigger: AFTER TRUNCATE FOR EACH STATEMENT on the
 // table and on each of its partitions (statement triggers are not cloned).
@@ -41,6 +48,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 }
 
 namespace fast_count::exact_internal {
@@ -61,6 +69,8 @@ struct Counted {
     bytea *last_group;  // in the state's context
     pg_uuid_t last_key;
 };
+
+enum class Kind { kRow, kStatement, kTruncate };
 
 // What one trigger (on one relation) does, built on first use.
 struct TriggerState {
@@ -146,8 +156,25 @@ ExprState *compile(const char *predicate, Relation rel, Oid origin)
     return ExecInitQual(quals, nullptr);
 }
 
-TriggerState *build(const Trigger *trigger, Relation rel, bool truncate)
+// The origin named by a statement trigger of ours ("fast_count_exact_
+// <event>_<origin>"), or InvalidOid.
+Oid statement_trigger_origin(const Trigger *trigger, Kind kind)
 {
+    char event[16];
+    unsigned int origin = 0;
+    char tail = 0;
+    if (sscanf(trigger->tgname, "fast_count_exact_%15[a-z]_%u%c", event, &origin, &tail) != 2)
+        return InvalidOid;
+    const char *expected = kind == Kind::kTruncate                    ? "truncate"
+                           : TRIGGER_FOR_INSERT(trigger->tgtype)      ? "insert"
+                           : TRIGGER_FOR_UPDATE(trigger->tgtype)      ? "update"
+                                                                      : "delete";
+    return strcmp(event, expected) == 0 ? origin : InvalidOid;
+}
+
+TriggerState *build(const Trigger *trigger, Relation rel, Kind kind)
+{
+    bool truncate = kind == Kind::kTruncate;
     MemoryContext context = AllocSetContextCreate(CacheMemoryContext, "fast_count exact trigger",
                                                   ALLOCSET_SMALL_SIZES);
     MemoryContext caller = MemoryContextSwitchTo(context);
@@ -156,12 +183,10 @@ TriggerState *build(const Trigger *trigger, Relation rel, bool truncate)
     state->relid = RelationGetRelid(rel);
     state->context = context;
 
-    if (truncate) {
-        // One TRUNCATE trigger per (origin, relation): its name says the origin.
-        unsigned int origin = 0;
-        char tail = 0;
-        if (sscanf(trigger->tgname, "fast_count_exact_truncate_%u%c", &origin, &tail) == 1)
-            state->origin = origin;
+    if (kind != Kind::kRow) {
+        // One statement trigger per (event, origin, relation): its name
+        // says the origin.
+        state->origin = statement_trigger_origin(trigger, kind);
         state->inert = !OidIsValid(state->origin) ||
                        !list_member_oid(self_and_ancestors(state->relid), state->origin);
     } else {
@@ -197,7 +222,7 @@ TriggerState *build(const Trigger *trigger, Relation rel, bool truncate)
     return state;
 }
 
-TriggerState *state_for(const Trigger *trigger, Relation rel, bool truncate)
+TriggerState *state_for(const Trigger *trigger, Relation rel, Kind kind)
 {
     make_containers();
     if (depth == 0 && !retired->empty())
@@ -215,7 +240,7 @@ TriggerState *state_for(const Trigger *trigger, Relation rel, bool truncate)
         retired->push_back(found->second);
         states->erase(found);
     }
-    TriggerState *state = build(trigger, rel, truncate);
+    TriggerState *state = build(trigger, rel, kind);
     states->emplace(trigger->tgoid, state);
     last_state = state;
     return state;
@@ -231,10 +256,6 @@ inline bool matches(const Counted &counted, ExprContext *econtext, TupleTableSlo
     return result;
 }
 
-// One row's change (old_slot nullptr: inserted; new_slot nullptr:
-// deleted), for every exact query of the relation: P(new) - P(old), on
-// the row's group for a grouped count (a row changing groups leaves one
-// and enters the other).
 pg_uuid_t key_of_group(TriggerState *state, Counted &counted, const bytea *group)
 {
     if (counted.last_group != nullptr && exact_groups::same_group(counted.last_group, group))
@@ -251,6 +272,11 @@ pg_uuid_t key_of_group(TriggerState *state, Counted &counted, const bytea *group
     return key;
 }
 
+// Every per-row change of a count goes through here, whichever trigger saw
+// the row. One row's change (old_slot nullptr: inserted; new_slot nullptr:
+// deleted), for every exact query of the relation: P(new) - P(old), on
+// the row's group for a grouped count (a row changing groups leaves one
+// and enters the other).
 void account_row(TriggerState *state, TupleTableSlot *old_slot, TupleTableSlot *new_slot)
 {
     for (int i = 0; i < state->count; i++) {
@@ -280,21 +306,99 @@ void account_row(TriggerState *state, TupleTableSlot *old_slot, TupleTableSlot *
     }
 }
 
-TriggerData *trigger_data(FunctionCallInfo fcinfo, bool row)
+void wrong_way(const TriggerData *data, const char *expected)
+{
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("fast_count trigger fired the wrong way"),
+                    errdetail("Trigger \"%s\" must be AFTER %s.", data->tg_trigger->tgname,
+                              expected)));
+}
+
+TriggerData *trigger_data(FunctionCallInfo fcinfo, bool truncate)
 {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("function can only be called as a trigger")));
     auto *data = reinterpret_cast<TriggerData *>(fcinfo->context);
-    bool row_event = TRIGGER_FIRED_FOR_ROW(data->tg_event);
-    if (!TRIGGER_FIRED_AFTER(data->tg_event) || row_event != row ||
-        (!row && !TRIGGER_FIRED_BY_TRUNCATE(data->tg_event)))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("fast_count trigger fired the wrong way"),
-                        errdetail("Trigger \"%s\" must be AFTER %s.", data->tg_trigger->tgname,
-                                  row ? "INSERT OR UPDATE OR DELETE FOR EACH ROW"
-                                      : "TRUNCATE FOR EACH STATEMENT")));
+    TriggerEvent event = data->tg_event;
+    const char *expected = truncate ? "TRUNCATE FOR EACH STATEMENT"
+                                    : "INSERT OR UPDATE OR DELETE FOR EACH ROW, or AFTER INSERT, "
+                                      "UPDATE or DELETE FOR EACH STATEMENT with transition tables";
+    if (!TRIGGER_FIRED_AFTER(event) || TRIGGER_FIRED_BY_TRUNCATE(event) != truncate)
+        wrong_way(data, expected);
+    if (!truncate && !TRIGGER_FIRED_FOR_ROW(event)) {
+        bool needs_old = !TRIGGER_FIRED_BY_INSERT(event);
+        bool needs_new = !TRIGGER_FIRED_BY_DELETE(event);
+        if ((needs_old && data->tg_oldtable == nullptr) ||
+            (needs_new && data->tg_newtable == nullptr))
+            wrong_way(data, expected);
+    }
     return data;
+}
+
+
+// The next row of a transition table, read through our own read pointer
+// (other triggers may read the same tuplestore).
+class TransitionReader {
+public:
+    TransitionReader(Tuplestorestate *store, Relation rel) : store_(store)
+    {
+        if (store_ == nullptr)
+            return;
+        pointer_ = tuplestore_alloc_read_pointer(store_, EXEC_FLAG_REWIND);
+        tuplestore_select_read_pointer(store_, pointer_);
+        tuplestore_rescan(store_);
+        slot_ = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+    }
+    // The slot holding the next row, or nullptr at the end.
+    TupleTableSlot *next()
+    {
+        if (store_ == nullptr || done_)
+            return nullptr;
+        tuplestore_select_read_pointer(store_, pointer_);
+        done_ = !tuplestore_gettupleslot(store_, true, false, slot_);
+        return done_ ? nullptr : slot_;
+    }
+    void close()
+    {
+        if (slot_ != nullptr)
+            ExecDropSingleTupleTableSlot(slot_);
+        slot_ = nullptr;
+    }
+
+private:
+    Tuplestorestate *store_;
+    int pointer_ = 0;
+    TupleTableSlot *slot_ = nullptr;
+    bool done_ = false;
+};
+
+// AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT: every row of the
+// statement's transition tables.
+void account_statement(TriggerData *data)
+{
+    TriggerState *state = state_for(data->tg_trigger, data->tg_relation, Kind::kStatement);
+    if (state->inert || state->count == 0)
+        return;
+    TriggerEvent event = data->tg_event & TRIGGER_EVENT_OPMASK;
+    bool by_insert = TRIGGER_FIRED_BY_INSERT(event);
+    bool by_delete = TRIGGER_FIRED_BY_DELETE(event);
+    TransitionReader olds(by_insert ? nullptr : data->tg_oldtable, data->tg_relation);
+    TransitionReader news(by_delete ? nullptr : data->tg_newtable, data->tg_relation);
+    depth++;
+    for (;;) {
+        TupleTableSlot *old_slot = olds.next();
+        TupleTableSlot *new_slot = news.next();
+        if (old_slot == nullptr && new_slot == nullptr)
+            break;
+        // UPDATE: PostgreSQL stores each row's old and new version in step.
+        // Should they ever not pair up, an old row alone still leaves and a
+        // new one still enters: the sums are the same.
+        account_row(state, old_slot, new_slot);
+    }
+    depth--;
+    olds.close();
+    news.close();
 }
 
 } // namespace
@@ -336,10 +440,15 @@ void triggers_at_transaction_end(transaction_callbacks::End)
 using namespace fast_count;
 using namespace fast_count::exact_internal;
 
-// AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW.
+// AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, or AFTER INSERT, UPDATE or
+// DELETE FOR EACH STATEMENT with transition tables.
 FAST_COUNT_FUNCTION(fast_count_exact_row_trigger)
 {
-    TriggerData *data = trigger_data(fcinfo, true);
+    TriggerData *data = trigger_data(fcinfo, false);
+    if (!TRIGGER_FIRED_FOR_ROW(data->tg_event)) {
+        account_statement(data);
+        return PointerGetDatum(nullptr);
+    }
     Relation rel = data->tg_relation;
     // A row moved between partitions by an UPDATE of the partitioned table
     // fires DELETE and INSERT on the partitions, which count it; PostgreSQL
@@ -348,7 +457,7 @@ FAST_COUNT_FUNCTION(fast_count_exact_row_trigger)
     if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
         return PointerGetDatum(nullptr);
 
-    TriggerState *state = state_for(data->tg_trigger, rel, false);
+    TriggerState *state = state_for(data->tg_trigger, rel, Kind::kRow);
     if (state->inert || state->count == 0)
         return PointerGetDatum(nullptr);
 
@@ -367,9 +476,9 @@ FAST_COUNT_FUNCTION(fast_count_exact_row_trigger)
 // AFTER TRUNCATE FOR EACH STATEMENT, on the table and each partition.
 FAST_COUNT_FUNCTION(fast_count_exact_truncate_trigger)
 {
-    TriggerData *data = trigger_data(fcinfo, false);
+    TriggerData *data = trigger_data(fcinfo, true);
     Relation rel = data->tg_relation;
-    TriggerState *state = state_for(data->tg_trigger, rel, true);
+    TriggerState *state = state_for(data->tg_trigger, rel, Kind::kTruncate);
     if (state->inert || state->count == 0)
         return PointerGetDatum(nullptr);
 

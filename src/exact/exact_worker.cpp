@@ -14,6 +14,8 @@
 //   transaction under the key lock: older snapshots keep seeing the old
 //   rows, newer ones the sum; rows of writers still in flight are untouched.
 // - garbage: delta rows of keys that are no longer exact.
+// - switch: a table still counted by 0.3.0's ALWAYS row trigger gets the
+//   statement triggers, when SHARE ROW EXCLUSIVE on it is free at once.
 #include "exact/exact_worker.hpp"
 
 #include "cache_store.hpp"
@@ -399,6 +401,25 @@ Step backfill(const pg_uuid_t &key, bool wait_for_lock)
     return Step::kDone;
 }
 
+bool switch_to_statement_triggers(Oid table, Oid owner, bool wait_for_lock)
+{
+    if (!counted_by_old_row_trigger(table))
+        return false;
+    // No writer in flight while the triggers change (each row change is
+    // then counted by the old triggers or by the new ones, never both);
+    // the worker waits for none, it tries again on a later pass.
+    if (!lock_table_and_partitions(table, ShareRowExclusiveLock, wait_for_lock))
+        return false;
+    if (!counted_by_old_row_trigger(table))
+        return false;
+    restricted::persist_as(owner, [&](MemoryContext) { ensure_triggers(table, nullptr, false); });
+    CacheInvalidateRelcacheByRelid(table);
+    ereport(settings::log_level,
+            (errmsg("fast_count: exact counts of table \"%s\" now use statement triggers",
+                    get_rel_name(table))));
+    return true;
+}
+
 namespace {
 
 Step fold_key(const pg_uuid_t &key, bool wait_for_lock, int64 *rows)
@@ -447,6 +468,8 @@ GroupedFold *grouped_fold(const pg_uuid_t &key)
 
 int cycles = 0;
 constexpr int kGarbageEveryCycles = 60;
+int switch_cycles = 0;
+constexpr int kSwitchEveryCycles = 10;
 // Readers sum the rows written since the last fold: while a key gets many
 // (more than this per pass), fold it ten times a second.
 constexpr int64 kBusyFoldRows = 100;
@@ -608,6 +631,33 @@ TimestampTz run_worker_tasks(TimestampTz next_wake)
         if (step == Step::kBusy)
             next_wake = Min(next_wake, GetCurrentTimestamp() + USECS_PER_SEC);
     }
+    // Tables registered before 0.4.0: their row trigger queues an event per
+    // row; statement triggers do not.
+    if (++switch_cycles >= kSwitchEveryCycles) {
+        switch_cycles = 0;
+        List *tables = NIL;
+        foreach (lc, entries) {
+            auto *entry = static_cast<ExactEntry *>(lfirst(lc));
+            if (entry->state != State::kReady || list_member_oid(tables, entry->table))
+                continue;
+            tables = lappend_oid(tables, entry->table);
+            Oid table = entry->table;
+            Oid owner = entry->owner;
+            (void) worker_transaction::run(
+                keep_context,
+                [&] {
+                    pgstat_report_activity(STATE_RUNNING,
+                                           "fast_count: switching an exact table to statement triggers");
+                    (void) switch_to_statement_triggers(table, owner, false);
+                },
+                [&](ErrorData *error) {
+                    ereport(WARNING, (errmsg("fast_count: exact counts of a table keep their row "
+                                             "trigger: %s",
+                                             error->message)));
+                });
+            pgstat_report_activity(STATE_IDLE, nullptr);
+        }
+    }
     if (++cycles >= kGarbageEveryCycles) {
         cycles = 0;
         pg_uuid_t none{};
@@ -642,6 +692,9 @@ void settle(const pg_uuid_t &key)
         if (rederive(key, true) == Step::kDone)
             CommandCounterIncrement();
         (void) backfill(key, true);
+        ExactEntry entry;
+        if (exact_store::lookup(key, &entry) && entry.exact && entry.state == State::kReady)
+            (void) switch_to_statement_triggers(entry.table, entry.owner, true);
     });
     if (error != nullptr) {
         ExactEntry entry;

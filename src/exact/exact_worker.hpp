@@ -23,6 +23,12 @@ Step rederive(const pg_uuid_t &key, bool wait_for_lock);
 // base (count minus the deltas that snapshot sees); state 'ready'.
 Step backfill(const pg_uuid_t &key, bool wait_for_lock);
 
+// A table whose exact counts still come from 0.3.0's ALWAYS row trigger
+// gets statement triggers (exact_ddl.hpp), as owner, under SHARE ROW
+// EXCLUSIVE on it and its partitions: waited for with wait_for_lock, else
+// not taken when a writer holds it. true when it switched.
+bool switch_to_statement_triggers(Oid table, Oid owner, bool wait_for_lock);
+
 // Follows an entry to the key its text reads as now (after ALTER TABLE or
 // a table re-created under its name); true when it moved. With carry_count,
 // a ready count moves along when no writer can be in flight (the caller

@@ -4,11 +4,11 @@
 #
 #   PG_CONFIG=... bash test/bench/exact_mode.sh          (run as root or postgres)
 #
-# Environment: BENCH_SECTIONS (which of 1 2 3 4 to run, default all),
-# BENCH_SECONDS (per pgbench run, default 15), BENCH_ROUNDS
+# Environment: BENCH_SECONDS (per pgbench run, default 15), BENCH_ROUNDS
 # (alternating rounds per comparison, default 3), BENCH_BIG_ROWS (rows of
 # the registration-blocking table, default 10000000), BENCH_KEEP=1 keeps
-# the cluster directory.
+# the cluster directory, BENCH_ONLY (space-separated sections among
+# "insert bulk reads register"; default all).
 #
 # Measures
 #  1. single-row INSERT, 8 pgbench clients: no trigger / one exact query /
@@ -17,9 +17,8 @@
 #     (a table with a primary key, and a bare heap);
 #  3. SELECT fast_count(q) against SELECT 1 (8 clients), while writers run
 #     (2 writers, and 8 writers with 8 readers: the reads come from shared
-#     memory, docs/exact-mode.md "Read path"; the worker folds every second),
-#     and after a long write history with no fold (worker stopped) before
-#     and after one fold;
+#     memory, docs/exact-mode.md; the worker folds every second), and after a long write history with
+#     no fold (worker stopped) before and after one fold;
 #  4. how long writers are blocked when a query over a big table is
 #     registered (the count itself runs later, in the worker, unblocked).
 # No assertion: it prints numbers.
@@ -31,16 +30,14 @@ bindir=$("$PG_CONFIG" --bindir)
 seconds=${BENCH_SECONDS:-15}
 rounds=${BENCH_ROUNDS:-3}
 big_rows=${BENCH_BIG_ROWS:-10000000}
-sections=${BENCH_SECTIONS:-1 2 3 4}
-want() { [[ " $sections " == *" $1 "* ]]; }
 
 if [ "$(id -u)" -eq 0 ]; then
   bash "$here/scripts/build.sh" >/dev/null
   work=$(mktemp -d /tmp/fast_count-bench.XXXXXX)
   chown postgres "$work"
   exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" BENCH_WORK="$work" \
-    BENCH_SECONDS="$seconds" BENCH_ROUNDS="$rounds" BENCH_BIG_ROWS="$big_rows" BENCH_SECTIONS="$sections" \
-    BENCH_KEEP="${BENCH_KEEP:-}" bash "$0"
+    BENCH_SECONDS="$seconds" BENCH_ROUNDS="$rounds" BENCH_BIG_ROWS="$big_rows" \
+    BENCH_KEEP="${BENCH_KEEP:-}" BENCH_ONLY="${BENCH_ONLY:-}" bash "$0"
 fi
 work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
 
@@ -79,14 +76,15 @@ ms_of() {  # SQL -> milliseconds (psql \timing)
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 log() { echo "[$(date +%T)] $*" >&2; }
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 psql -c 'CREATE EXTENSION fast_count'
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "fast_count exact-mode benchmark: $(nproc) cores, PostgreSQL $("$bindir/postgres" -V | awk '{print $3}'), pgbench ${seconds}s x $rounds rounds"
 echo
 
+if want insert; then
 # --- 1. single-row INSERT, 8 clients ----------------------------------------
-if want 1; then
 log "single-row INSERT"
 psql >/dev/null <<'SQL'
 CREATE TABLE ins_plain (id bigserial PRIMARY KEY, status int NOT NULL, payload text);
@@ -119,10 +117,13 @@ check=$(value "SELECT fast_count('SELECT * FROM ins_exact WHERE status = 1') = (
 fi
 
 # --- 2. bulk INSERT ... SELECT and COPY of 1M rows ----------------------------
-if want 2; then
+if want bulk; then
 log "bulk INSERT ... SELECT and COPY"
-# What PostgreSQL's AFTER ROW trigger machinery costs by itself: the same
-# trigger with a C function that does nothing.
+# What PostgreSQL's trigger machinery costs by itself, with a C function
+# that does nothing: "row", an AFTER ROW trigger (what exact mode used
+# before 0.4.0); "capture", the triggers exact mode creates now (an AFTER
+# INSERT statement trigger with a transition table, and a row trigger that
+# fires in replica sessions only).
 cat >"$work/noop.c" <<'C'
 #include "postgres.h"
 #include "fmgr.h"
@@ -139,18 +140,23 @@ shapes="pk heap"
 psql >/dev/null <<'SQL'
 CREATE TABLE bulk_pk_plain (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_pk_exact (id bigint PRIMARY KEY, status int NOT NULL, payload text);
-CREATE TABLE bulk_pk_noop (id bigint PRIMARY KEY, status int NOT NULL, payload text);
+CREATE TABLE bulk_pk_row (id bigint PRIMARY KEY, status int NOT NULL, payload text);
+CREATE TABLE bulk_pk_capture (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_heap_plain (id bigint, status int, payload text);
 CREATE TABLE bulk_heap_exact (id bigint, status int, payload text);
-CREATE TABLE bulk_heap_noop (id bigint, status int, payload text);
+CREATE TABLE bulk_heap_row (id bigint, status int, payload text);
+CREATE TABLE bulk_heap_capture (id bigint, status int, payload text);
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_pk_exact WHERE status = 1', mode => 'exact'));
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_heap_exact WHERE status = 1', mode => 'exact'));
 SQL
 kinds="plain exact"
 if [ -n "$noop" ]; then
-  kinds="plain exact noop"
+  kinds="plain exact row capture"
   for shape in $shapes; do
-    psql -c "CREATE TRIGGER noop AFTER INSERT OR UPDATE OR DELETE ON bulk_${shape}_noop FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger()"
+    psql -c "CREATE TRIGGER noop AFTER INSERT OR UPDATE OR DELETE ON bulk_${shape}_row FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger()" \
+         -c "CREATE TRIGGER noop_insert AFTER INSERT ON bulk_${shape}_capture REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION bench_noop_trigger()" \
+         -c "CREATE TRIGGER noop_replica AFTER INSERT OR UPDATE OR DELETE ON bulk_${shape}_capture FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger()" \
+         -c "ALTER TABLE bulk_${shape}_capture ENABLE REPLICA TRIGGER noop_replica"
   done
 fi
 psql -c "COPY (SELECT g, g % 4, 'payload ' || g FROM generate_series(1, 1000000) g) TO '$work/bulk.copy'" >/dev/null
@@ -173,7 +179,7 @@ check_bulk=$(value "SELECT fast_count('SELECT * FROM bulk_pk_exact WHERE status 
 fi
 
 # --- 3. reading an exact count ------------------------------------------------
-if want 3; then
+if want reads; then
 log "reads"
 psql >/dev/null <<'SQL'
 CREATE TABLE reads (id bigserial PRIMARY KEY, status int NOT NULL);
@@ -231,7 +237,7 @@ psql -c "ALTER SYSTEM RESET fast_count.databases" -c "SELECT pg_reload_conf()" >
 fi
 
 # --- 4. writers blocked by a registration over a big table -------------------
-if want 4; then
+if want register; then
 log "registration of a query over $big_rows rows"
 psql -c "CREATE TABLE big (id bigserial PRIMARY KEY, status int NOT NULL, payload text)" \
      -c "INSERT INTO big (status, payload) SELECT g % 4, 'row ' || g FROM generate_series(1, $big_rows) g" \
@@ -279,27 +285,27 @@ fi
 
 # --- the table ------------------------------------------------------------------
 echo "                                                      value        ratio   goal"
-if want 1; then
+if want insert; then
 printf '1. single-row INSERT, 8 clients (tps, median of %s)\n' "$rounds"
 printf '   no trigger                                   %10.0f\n' "$ins_plain"
 printf '   one exact query                              %10.0f   %6s   >= 0.90  (exact = count(*): %s)\n' "$ins_exact" "$(ratio "$ins_exact" "$ins_plain")" "$check"
 printf '   hot-row PL/pgSQL counter trigger             %10.0f   %6s\n' "$ins_hot" "$(ratio "$ins_hot" "$ins_plain")"
 fi
-if want 2; then
-printf '2. bulk load of 1M rows (ms, median of %s); last column: the same AFTER ROW trigger with a no-op C function\n' "$rounds"
+if want bulk; then
+printf '2. bulk load of 1M rows (ms, median of %s); last columns: no-op C triggers, an AFTER ROW one / those exact mode creates\n' "$rounds"
 for op in insert copy; do
   for shape in pk heap; do
-    p="bulk_${op}_${shape}_plain"; e="bulk_${op}_${shape}_exact"; n="bulk_${op}_${shape}_noop"
+    p="bulk_${op}_${shape}_plain"; e="bulk_${op}_${shape}_exact"; n="bulk_${op}_${shape}_row"; c="bulk_${op}_${shape}_capture"
     label="INSERT ... SELECT"; [ "$op" = copy ] && label="COPY"
     what="primary key"; [ "$shape" = heap ] && what="bare heap"
     noop_text=""
-    [ -n "$noop" ] && noop_text=$(printf 'no-op trigger %6.0f (%s)' "${!n}" "$(ratio "${!n}" "${!p}")")
+    [ -n "$noop" ] && noop_text=$(printf 'no-op row %6.0f (%s), no-op capture %6.0f (%s)' "${!n}" "$(ratio "${!n}" "${!p}")" "${!c}" "$(ratio "${!c}" "${!p}")")
     printf '   %-17s %-12s without %6.0f, exact %6.0f   %6s   <= 1.15   %s\n' "$label" "$what" "${!p}" "${!e}" "$(ratio "${!e}" "${!p}")" "$noop_text"
   done
 done
 printf '   (exact = count(*) after the loads: %s)\n' "$check_bulk"
 fi
-if want 3; then
+if want reads; then
 printf '3. reads, 8 clients (tps)\n'
 printf '   SELECT 1                                     %10.0f\n' "$rd_select1"
 printf '   SELECT fast_count(q), exact                  %10.0f   %6s   >= 0.5\n' "$rd_exact" "$(ratio "$rd_exact" "$rd_select1")"
@@ -315,7 +321,7 @@ printf '     one fold                                    %8.0f ms\n' "$fold_ms"
 printf '     SELECT fast_count(q) after the fold         %10.0f   %6s   (SELECT 1 now %0.f)\n' "$rd_folded" "$(ratio "$rd_folded" "$rd_select1_after")" "$rd_select1_after"
 printf '   (exact = count(*): %s)\n' "$check_reads"
 fi
-if want 4; then
+if want register; then
 printf '4. registering an exact query over %s rows while 4 clients insert\n' "$big_rows"
 printf '   count(*) of the query                         %8.0f ms\n' "$count_ms"
 printf '   fast_count_register() (holds the trigger lock) %7.0f ms\n' "$reg_ms"

@@ -89,13 +89,18 @@ SELECT count(*) AS nothing_registered FROM fast_count_entries;
 DROP VIEW unread_view;
 DROP MATERIALIZED VIEW inbox_mv;
 
--- Registration creates one row trigger (ALWAYS, so replicated rows count
--- too) and one TRUNCATE trigger, however many exact queries the table has.
+-- Registration creates, however many exact queries the table has, one
+-- statement trigger with a transition table each for INSERT and DELETE (and
+-- UPDATE once a query has a WHERE clause), enabled for ordinary (origin)
+-- sessions; one row trigger enabled for replica sessions only (logical
+-- replication's apply fires row triggers, not statement triggers); and one
+-- TRUNCATE trigger (ALWAYS).
 SELECT register_exact('SELECT * FROM inbox WHERE unread AND owner_id = 3') AS unread_3;
 SELECT register_exact('SELECT * FROM inbox') AS all_rows;
 SELECT register_exact('SELECT * FROM inbox WHERE subject LIKE ''%7%'' OR id < 10') AS like_7;
 SELECT query, kind, mode, exact_state FROM fast_count_entries ORDER BY query;
-SELECT tgname ~ '^fast_count_exact_(truncate_)?\d+$' AS named, tgenabled, tgtype
+SELECT tgname ~ '^fast_count_exact_((truncate|insert|update|delete)_)?\d+$' AS named, tgenabled, tgtype,
+       tgoldtable IS NOT NULL AS old_table, tgnewtable IS NOT NULL AS new_table
   FROM pg_trigger WHERE tgrelid = 'inbox'::regclass ORDER BY tgname;
 
 CREATE TABLE exact_cases (q text);
@@ -259,7 +264,8 @@ SELECT register_exact('SELECT * FROM sales') AS all_sales;
 DELETE FROM exact_cases;
 INSERT INTO exact_cases VALUES ('SELECT * FROM sales WHERE NOT paid AND amount >= 50'), ('SELECT * FROM sales');
 SELECT all_exact();
-SELECT tgrelid::regclass AS relation, count(*) AS triggers, bool_or(tgparentid <> 0) AS has_clone
+SELECT tgrelid::regclass AS relation, count(*) AS triggers, bool_or(tgparentid <> 0) AS has_clone,
+       string_agg(tgenabled::text, '' ORDER BY tgname) AS firing
   FROM pg_trigger WHERE tgname LIKE 'fast_count_exact_%' AND tgrelid::regclass::text LIKE 'sales%'
  GROUP BY 1 ORDER BY 1;
 -- An UPDATE of the partitioned table that moves rows between partitions
@@ -273,7 +279,8 @@ DELETE FROM sales_eu WHERE id > 900;
 SELECT all_exact() AS direct_partition_writes;
 -- A new partition.
 CREATE TABLE sales_asia PARTITION OF sales FOR VALUES IN ('asia');
-SELECT count(*) AS asia_triggers FROM pg_trigger WHERE tgrelid = 'sales_asia'::regclass;
+SELECT count(*) AS asia_triggers, string_agg(tgenabled::text, '' ORDER BY tgname) AS firing
+  FROM pg_trigger WHERE tgrelid = 'sales_asia'::regclass;
 INSERT INTO sales VALUES (6001, 'asia', 70, false);
 SELECT all_exact() AS new_partition;
 -- TRUNCATE of one partition: counted live until the worker has counted
