@@ -339,10 +339,11 @@ List *pending_groups(const pg_uuid_t &parent)
             continue;
         // palloc and lappend may raise while `sums` lives.
         pg_call([&] {
-            auto *group = static_cast<PendingGroup *>(palloc(sizeof(PendingGroup)));
+            auto *group =
+                static_cast<exact_store::GroupSum *>(palloc(sizeof(exact_store::GroupSum)));
             group->key = item.first;
             group->group = item.second.group;
-            group->delta = item.second.delta;
+            group->sum = item.second.delta;
             groups = lappend(groups, group);
         });
     }

@@ -46,12 +46,8 @@ void rekey(const pg_uuid_t &key, const pg_uuid_t &new_key);
 int64 pending(const pg_uuid_t &key, const pg_uuid_t *parent = nullptr);
 
 // This transaction's own unwritten changes of each group of parent
-// (PendingGroup *, non-zero ones).
-struct PendingGroup {
-    pg_uuid_t key;
-    const bytea *group;
-    int64 delta;
-};
+// (exact_store::GroupSum *, non-zero ones; their group bytes live until
+// the transaction ends).
 List *pending_groups(const pg_uuid_t &parent);
 
 } // namespace fast_count::exact_deltas

@@ -109,13 +109,13 @@ FAST_COUNT_FUNCTION(fast_count_groups)
 
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    exact_groups::GroupText text = exact_groups::group_text(entry.table, entry.group_by);
     ListCell *lc;
     foreach (lc, groups) {
         auto *group = static_cast<exact_store::GroupSum *>(lfirst(lc));
         Datum values[2];
         bool nulls[2] = {false, false};
-        values[0] = PointerGetDatum(
-            exact_groups::group_as_text(group->group, entry.table, entry.group_by));
+        values[0] = PointerGetDatum(exact_groups::group_as_text(text, group->group));
         values[1] = Int64GetDatum(group->sum);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }

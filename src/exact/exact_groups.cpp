@@ -580,26 +580,42 @@ bool same_group(const bytea *a, const bytea *b)
            memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
-ArrayType *group_as_text(const bytea *group, Oid table, ArrayType *group_by)
+GroupText group_text(Oid table, ArrayType *group_by)
 {
-    List *names = column_names(group_by);
-    int n = list_length(names);
-    auto *texts = static_cast<Datum *>(palloc0(sizeof(Datum) * Max(n, 1)));
-    auto *nulls = static_cast<bool *>(palloc0(sizeof(bool) * Max(n, 1)));
+    GroupText text;
+    text.table = table;
+    text.count = 0;
+    ListCell *lc;
+    foreach (lc, column_names(group_by)) {
+        const char *name = static_cast<const char *>(lfirst(lc));
+        AttrNumber attnum = name == nullptr ? InvalidAttrNumber : get_attnum(table, name);
+        if (attnum <= 0 || text.count == kMaxColumns)
+            elog(ERROR, "group columns of table \"%s\" changed", get_rel_name(table));
+        int i = text.count++;
+        Oid type = get_atttype(table, attnum);
+        get_typlenbyval(type, &text.typlen[i], &text.typbyval[i]);
+        Oid output;
+        bool varlena;
+        getTypeOutputInfo(type, &output, &varlena);
+        fmgr_info(output, &text.output[i]);
+    }
+    return text;
+}
+
+ArrayType *group_as_text(GroupText &text, const bytea *group)
+{
+    int n = text.count;
+    Datum texts[kMaxColumns];
+    bool nulls[kMaxColumns] = {};
     const char *data = VARDATA_ANY(group);
     const char *end = data + VARSIZE_ANY_EXHDR(group);
-    int i = 0;
-    ListCell *lc;
-    foreach (lc, names) {
-        AttrNumber attnum = get_attnum(table, static_cast<const char *>(lfirst(lc)));
-        if (attnum <= 0 || data >= end)
-            elog(ERROR, "group columns of table \"%s\" changed", get_rel_name(table));
-        Oid type = get_atttype(table, attnum);
-        int16 typlen;
-        bool typbyval;
-        get_typlenbyval(type, &typlen, &typbyval);
+    for (int i = 0; i < n; i++) {
+        int16 typlen = text.typlen[i];
+        bool typbyval = text.typbyval[i];
+        if (data >= end)
+            elog(ERROR, "group columns of table \"%s\" changed", get_rel_name(text.table));
         if (*data++ == 0) {
-            nulls[i++] = true;
+            nulls[i] = true;
             continue;
         }
         Datum value;
@@ -627,10 +643,7 @@ ArrayType *group_as_text(const bytea *group, Oid table, ArrayType *group_by)
             }
             data += size;
         }
-        Oid output;
-        bool varlena;
-        getTypeOutputInfo(type, &output, &varlena);
-        texts[i++] = CStringGetTextDatum(OidOutputFunctionCall(output, value));
+        texts[i] = CStringGetTextDatum(OutputFunctionCall(&text.output[i], value));
     }
     int dims[1] = {n};
     int lbs[1] = {1};
@@ -704,11 +717,6 @@ List *count_groups(const QueryIdentity *identity, const Columns &columns, Snapsh
     row_set->sortClause = NIL;
     PlannedStmt *plan = pg_plan_query(row_set, identity->query_text, CURSOR_OPT_PARALLEL_OK, nullptr);
 
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(pg_uuid_t);
-    ctl.entrysize = sizeof(exact_store::GroupSum);
-    ctl.hcxt = work;
     GroupReceiver receiver{};
     receiver.pub.receiveSlot = receive_group;
     receiver.pub.rStartup = group_startup;
@@ -717,8 +725,7 @@ List *count_groups(const QueryIdentity *identity, const Columns &columns, Snapsh
     receiver.pub.mydest = DestNone;
     receiver.columns = &output;
     receiver.registration = identity->key;
-    receiver.groups = hash_create("fast_count group counts", 1024, &ctl,
-                                  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    receiver.groups = exact_store::new_group_sums("fast_count group counts", 1024);
     receiver.keep = keep;
     receiver.per_row = AllocSetContextCreate(work, "fast_count group row", ALLOCSET_SMALL_SIZES);
 

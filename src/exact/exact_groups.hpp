@@ -16,6 +16,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "executor/tuptable.h"
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/rel.h"
@@ -61,8 +62,17 @@ bytea *group_of_slot(const Columns &columns, TupleTableSlot *slot);
 bool same_group(const bytea *a, const bytea *b);
 
 // The group's values as text (their types' output functions), for
-// fast_count_groups(); table's columns.
-ArrayType *group_as_text(const bytea *group, Oid table, ArrayType *group_by);
+// fast_count_groups(): group_text() looks the columns' types and output
+// functions up once, group_as_text() decodes each group with them.
+struct GroupText {
+    Oid table;
+    int count;
+    int16 typlen[kMaxColumns];
+    bool typbyval[kMaxColumns];
+    FmgrInfo output[kMaxColumns];
+};
+GroupText group_text(Oid table, ArrayType *group_by);
+ArrayType *group_as_text(GroupText &text, const bytea *group);
 
 // Counts identity's rows per group under snapshot (as count_under()
 // counts them all): exact_store::GroupSum * with the groups' keys under

@@ -118,32 +118,15 @@ List *read_groups(const QueryIdentity *identity, const pg_uuid_t &key, ArrayType
 {
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     exact_store::Sum epoch = exact_store::sum(key, snapshot);
-    List *groups;
     // A query that can no longer be kept (row-level security enabled since,
     // say) is counted as the caller, with what the caller may see.
     if (identity->uncacheable == nullptr && based_currently(key, epoch)) {
-        groups = exact_store::group_sums(key, snapshot);
-        // This transaction's own changes, group by group.
-        List *pending = exact_deltas::pending_groups(key);
-        ListCell *lc;
-        foreach (lc, pending) {
-            auto *change = static_cast<exact_deltas::PendingGroup *>(lfirst(lc));
-            exact_store::GroupSum *target = nullptr;
-            ListCell *other;
-            foreach (other, groups) {
-                auto *group = static_cast<exact_store::GroupSum *>(lfirst(other));
-                if (memcmp(group->key.data, change->key.data, UUID_LEN) == 0)
-                    target = group;
-            }
-            if (target == nullptr) {
-                target = static_cast<exact_store::GroupSum *>(palloc(sizeof(exact_store::GroupSum)));
-                target->key = change->key;
-                target->group = const_cast<bytea *>(change->group);
-                target->sum = 0;
-                groups = lappend(groups, target);
-            }
-            target->sum += change->delta;
-        }
+        // What the snapshot sees, and this transaction's own changes.
+        List *seen = exact_store::group_sums(key, snapshot);
+        HTAB *sums = exact_store::new_group_sums("fast_count groups read", list_length(seen));
+        exact_store::add_group_sums(sums, seen, 1);
+        exact_store::add_group_sums(sums, exact_deltas::pending_groups(key), 1);
+        return exact_store::nonzero_group_sums(sums);
     } else {
         elog(DEBUG1, "fast_count: counting groups live: the exact counts are not established "
                      "for this snapshot");
@@ -153,14 +136,8 @@ List *read_groups(const QueryIdentity *identity, const pg_uuid_t &key, ArrayType
             elog(ERROR, "fast_count: the group columns of table \"%s\" changed",
                  get_rel_name(table));
         live->key = key;
-        groups = exact_groups::count_groups(live, columns, snapshot);
+        return exact_groups::count_groups(live, columns, snapshot);  // counted: none is 0
     }
-    List *nonzero = NIL;
-    ListCell *lc;
-    foreach (lc, groups)
-        if (static_cast<exact_store::GroupSum *>(lfirst(lc))->sum != 0)
-            nonzero = lappend(nonzero, lfirst(lc));
-    return nonzero;
 }
 
 int64 read_count(const QueryIdentity *identity, const Entry &entry)

@@ -308,13 +308,7 @@ template <typename Visit>
 void for_each_group(const pg_uuid_t &parent, Snapshot snapshot, bool keep_tids, LOCKMODE mode,
                     Visit &&visit)
 {
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(pg_uuid_t);
-    ctl.entrysize = sizeof(GroupRows);
-    ctl.hcxt = CurrentMemoryContext;
-    HTAB *groups = hash_create("fast_count groups", 256, &ctl,
-                               HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    HTAB *groups = uuid_table("fast_count groups", 256, sizeof(GroupRows));
     Relation rel = catalog::open_deltas(mode);
     catalog::scan_group_deltas(rel, parent, snapshot, [&](const DeltaRow &row, HeapTuple tuple) {
         if (!row.grouped || !same_uuid(row.parent, parent))
@@ -343,6 +337,48 @@ void for_each_group(const pg_uuid_t &parent, Snapshot snapshot, bool keep_tids, 
 }
 
 } // namespace
+
+HTAB *uuid_table(const char *name, long size, Size entry_size)
+{
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.keysize = sizeof(pg_uuid_t);
+    ctl.entrysize = entry_size;
+    ctl.hcxt = CurrentMemoryContext;
+    return hash_create(name, Max(size, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+HTAB *new_group_sums(const char *name, long size)
+{
+    return uuid_table(name, size, sizeof(GroupSum));
+}
+
+void add_group_sums(HTAB *sums, List *groups, int sign)
+{
+    ListCell *lc;
+    foreach (lc, groups) {
+        auto *group = static_cast<GroupSum *>(lfirst(lc));
+        bool found;
+        auto *sum = static_cast<GroupSum *>(hash_search(sums, &group->key, HASH_ENTER, &found));
+        if (!found) {
+            sum->group = group->group;
+            sum->sum = 0;
+        }
+        sum->sum += sign * group->sum;
+    }
+}
+
+List *nonzero_group_sums(HTAB *sums)
+{
+    List *result = NIL;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, sums);
+    GroupSum *sum;
+    while ((sum = static_cast<GroupSum *>(hash_seq_search(&status))) != nullptr)
+        if (sum->sum != 0)
+            result = lappend(result, sum);
+    return result;
+}
 
 List *group_sums(const pg_uuid_t &parent, Snapshot snapshot)
 {
@@ -448,13 +484,8 @@ List *keys_with_rows()
         return NIL;
     List *keys = NIL;
     Relation rel = catalog::open_deltas(AccessShareLock);
-    // A dynahash: a grouped registration may have a million groups' rows.
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(pg_uuid_t);
-    ctl.entrysize = sizeof(pg_uuid_t);
-    ctl.hcxt = CurrentMemoryContext;
-    HTAB *seen = hash_create("fast_count keys", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    // A grouped registration may have a million groups' rows.
+    HTAB *seen = uuid_table("fast_count keys", 64, sizeof(pg_uuid_t));
     catalog::scan_all_deltas(rel, [&](const DeltaRow &row, HeapTuple) {
         const pg_uuid_t &owner = row.grouped ? row.parent : row.key;
         bool found;

@@ -11,6 +11,7 @@ extern "C" {
 
 #include "nodes/pg_list.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -110,6 +111,18 @@ struct GroupSum {
 
 // The sums of every group of parent that snapshot sees (GroupSum *).
 List *group_sums(const pg_uuid_t &parent, Snapshot snapshot);
+
+// A dynahash in the current memory context whose entries (of entry_size
+// bytes) start with a pg_uuid_t key: groups and keys, which may number a
+// million.
+HTAB *uuid_table(const char *name, long size, Size entry_size);
+
+// Sums per group: a uuid_table of GroupSum; add_group_sums() adds sign
+// times each GroupSum of groups to it (entering the groups it lacks), and
+// nonzero_group_sums() lists the entries whose sum is not 0.
+HTAB *new_group_sums(const char *name, long size);
+void add_group_sums(HTAB *sums, List *groups, int sign);
+List *nonzero_group_sums(HTAB *sums);
 
 // Replaces the rows of each group of parent (latest committed) by one with
 // their sum (none when it is 0); returns how many rows went.

@@ -309,42 +309,17 @@ namespace {
 // add to these). Returns the rows counted.
 int64 establish_groups(const pg_uuid_t &key, List *counted, Snapshot snapshot)
 {
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(pg_uuid_t);
-    ctl.entrysize = sizeof(exact_store::GroupSum);
-    ctl.hcxt = CurrentMemoryContext;
-    HTAB *bases = hash_create("fast_count group bases", Max(list_length(counted), 16), &ctl,
-                              HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     int64 rows = 0;
     ListCell *lc;
-    foreach (lc, counted) {
-        auto *group = static_cast<exact_store::GroupSum *>(lfirst(lc));
-        bool found;
-        auto *base = static_cast<exact_store::GroupSum *>(
-            hash_search(bases, &group->key, HASH_ENTER, &found));
-        *base = *group;
-        rows += group->sum;
+    foreach (lc, counted)
+        rows += static_cast<exact_store::GroupSum *>(lfirst(lc))->sum;
+    HTAB *bases = exact_store::new_group_sums("fast_count group bases", list_length(counted));
+    exact_store::add_group_sums(bases, counted, 1);
+    exact_store::add_group_sums(bases, exact_store::group_sums(key, snapshot), -1);
+    foreach (lc, exact_store::nonzero_group_sums(bases)) {
+        auto *base = static_cast<exact_store::GroupSum *>(lfirst(lc));
+        exact_store::insert_group_delta(base->key, key, base->group, base->sum);
     }
-    List *seen = exact_store::group_sums(key, snapshot);
-    foreach (lc, seen) {
-        auto *group = static_cast<exact_store::GroupSum *>(lfirst(lc));
-        bool found;
-        auto *base = static_cast<exact_store::GroupSum *>(
-            hash_search(bases, &group->key, HASH_ENTER, &found));
-        if (!found) {
-            *base = *group;
-            base->sum = 0;
-        }
-        base->sum -= group->sum;
-    }
-    HASH_SEQ_STATUS status;
-    hash_seq_init(&status, bases);
-    exact_store::GroupSum *base;
-    while ((base = static_cast<exact_store::GroupSum *>(hash_seq_search(&status))) != nullptr)
-        if (base->sum != 0)
-            exact_store::insert_group_delta(base->key, key, base->group, base->sum);
-    hash_destroy(bases);
     return rows;
 }
 
