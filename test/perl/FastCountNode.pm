@@ -7,9 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
+use IPC::Run;
+use Test::More;
 
 our @EXPORT = qw(new_fast_count_node worker_pid worker_count kill9_and_wait_for_restart
-  create_slow_table kill_refresh_halfway);
+  create_slow_table kill_refresh_halfway write_pgbench_scripts run_pgbench_clients);
 
 # A cluster with fast_count preloaded (unless preload => 0) and a short naptime.
 sub new_fast_count_node
@@ -86,6 +88,57 @@ sub kill_refresh_halfway
 	kill9_and_wait_for_restart($node, $pid);
 	eval { $session->quit; };
 	return $pid;
+}
+
+# The soaks' pgbench scripts (name => text), written into $dir; returns
+# name => path.
+sub write_pgbench_scripts
+{
+	my ($dir, $scripts) = @_;
+	my %path;
+	for my $name (keys %$scripts)
+	{
+		$path{$name} = "$dir/$name";
+		open(my $fh, '>', $path{$name}) or die "cannot write $path{$name}: $!";
+		print $fh $scripts->{$name};
+		close($fh);
+	}
+	return %path;
+}
+
+# Runs every pgbench client group of @runs ([name, pgbench arguments...])
+# at once against $node for $seconds, then checks that each finished
+# without error and did work; returns name => transactions done.
+sub run_pgbench_clients
+{
+	my ($node, $seed, $seconds, @runs) = @_;
+	my @connect = ('-h', $node->host, '-p', $node->port, '-n', '--no-vacuum', "--random-seed=$seed");
+	my %runs;
+	for my $run (@runs)
+	{
+		my ($name, @args) = @$run;
+		my ($out, $err) = ('', '');
+		my $handle = IPC::Run::start(
+			[ 'pgbench', @connect, '-T', $seconds, @args, 'postgres' ],
+			'>', \$out, '2>', \$err);
+		$runs{$name} = { handle => $handle, out => \$out, err => \$err };
+	}
+	my %done;
+	for my $name (sort keys %runs)
+	{
+		my $run = $runs{$name};
+		$run->{handle}->finish;
+		my $status = $? >> 8;
+		my ($done) = ${ $run->{out} } =~ /number of transactions actually processed: (\d+)/;
+		$done //= 0;
+		my ($failed) = ${ $run->{out} } =~ /number of failed transactions: (\d+)/;
+		$failed //= 0;
+		note("$name: $done transactions, $failed failed after retries, exit status $status");
+		is($status, 0, "$name pgbench finished without error") or diag(${ $run->{err} });
+		cmp_ok($done, '>', 20, "$name did work");
+		$done{$name} = $done;
+	}
+	return %done;
 }
 
 1;

@@ -9,7 +9,6 @@ use strict;
 use warnings;
 use lib 'test/perl';
 use FastCountNode;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -143,45 +142,13 @@ SELECT fast_count._exact_fold(key) FROM fast_count_entries WHERE mode = 'exact' 
 \sleep 20 ms
 },
 );
-my %path;
-for my $name (keys %scripts)
-{
-	$path{$name} = "$dir/$name";
-	open(my $fh, '>', $path{$name}) or die "cannot write $path{$name}: $!";
-	print $fh $scripts{$name};
-	close($fh);
-}
-
-my @connect = ('-h', $node->host, '-p', $node->port, '-n', '--no-vacuum', "--random-seed=$seed");
-my %runs;
+my %path = write_pgbench_scripts($dir, \%scripts);
 my @start = (
 	[ writers => '-c', '6', '-j', '2', '--max-tries=20', '-f', "$path{'plain.sql'}\@1", '-f', "$path{'part.sql'}\@1" ],
 	[ checker => '-c', '2', '-j', '1', '-f', $path{'check.sql'} ],
 	[ folder => '-c', '1', '-j', '1', '-f', $path{'fold.sql'} ],
 );
-for my $run (@start)
-{
-	my ($name, @args) = @$run;
-	my ($out, $err) = ('', '');
-	my $handle = IPC::Run::start(
-		[ 'pgbench', @connect, '-T', $seconds, @args, 'postgres' ],
-		'>', \$out, '2>', \$err);
-	$runs{$name} = { handle => $handle, out => \$out, err => \$err };
-}
-for my $name (sort keys %runs)
-{
-	my $run = $runs{$name};
-	$run->{handle}->finish;
-	my $status = $? >> 8;
-	my ($done) = ${ $run->{out} } =~ /number of transactions actually processed: (\d+)/;
-	$done //= 0;
-	my ($failed) = ${ $run->{out} } =~ /number of failed transactions: (\d+)/;
-	$failed //= 0;
-	note("$name: $done transactions, $failed failed after retries, exit status $status");
-	is($status, 0, "$name pgbench finished without error") or diag(${ $run->{err} });
-	cmp_ok($done, '>', 20, "$name did work");
-	$runs{$name}{done} = $done;
-}
+run_pgbench_clients($node, $seed, $seconds, @start);
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM soak_mismatch'), '0',
 	"fast_count() = count(*) in every one of the checker's statements")

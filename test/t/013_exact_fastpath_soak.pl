@@ -11,7 +11,6 @@ use strict;
 use warnings;
 use lib 'test/perl';
 use FastCountNode;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -118,42 +117,13 @@ INSERT INTO fp_mismatch SELECT now(), 'read committed', * FROM (
 INSERT INTO fp_served VALUES (now(), fp_fast_reads());
 },
 );
-my %path;
-for my $name (keys %scripts)
-{
-	$path{$name} = "$dir/$name";
-	open(my $fh, '>', $path{$name}) or die "cannot write $path{$name}: $!";
-	print $fh $scripts{$name};
-	close($fh);
-}
-
-my @connect = ('-h', $node->host, '-p', $node->port, '-n', '--no-vacuum', "--random-seed=$seed");
-my %runs;
+my %path = write_pgbench_scripts($dir, \%scripts);
 my @start = (
 	[ writers => '-c', '7', '-j', '2', '--max-tries=20', '-f', $path{'write.sql'} ],
 	[ prepared => '-c', '1', '-j', '1', '-f', $path{'prepared.sql'} ],
 	[ checkers => '-c', '3', '-j', '1', '-f', $path{'check.sql'} ],
 );
-for my $run (@start)
-{
-	my ($name, @args) = @$run;
-	my ($out, $err) = ('', '');
-	my $handle = IPC::Run::start(
-		[ 'pgbench', @connect, '-T', $seconds, @args, 'postgres' ],
-		'>', \$out, '2>', \$err);
-	$runs{$name} = { handle => $handle, out => \$out, err => \$err };
-}
-for my $name (sort keys %runs)
-{
-	my $run = $runs{$name};
-	$run->{handle}->finish;
-	my $status = $? >> 8;
-	my ($done) = ${ $run->{out} } =~ /number of transactions actually processed: (\d+)/;
-	$done //= 0;
-	note("$name: $done transactions, exit status $status");
-	is($status, 0, "$name pgbench finished without error") or diag(${ $run->{err} });
-	cmp_ok($done, '>', 20, "$name did work");
-}
+run_pgbench_clients($node, $seed, $seconds, @start);
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM fp_mismatch'), '0',
 	"fast_count() = count(*), and transparent = plain count(*), in every check")
