@@ -121,6 +121,14 @@ SELECT fast_count('SELECT * FROM book WHERE status = 1 AND author_id > 3') = cou
        fast_count('SELECT * FROM book WHERE status = 1 AND author_id = 3 AND title <> ''x''') = count(*) FILTER (WHERE status = 1 AND author_id = 3) AS more_conditions
   FROM book;
 SELECT grouped_hits() - :hits_before AS hits;
+-- A user's function that says it is immutable is not run to name a group
+-- (it could lie): the count is the statement's own, not a group's.
+CREATE FUNCTION lying_three() RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN 3; END $$;
+SELECT grouped_hits() AS hits_before \gset
+SELECT fast_count('SELECT * FROM book WHERE status = 1 AND author_id = lying_three()') = count(*) AS user_function
+  FROM book WHERE status = 1 AND author_id = 3;
+SELECT grouped_hits() - :hits_before AS hits;
+DROP FUNCTION lying_three();
 
 -- Writes: rows entering and leaving the predicate, moving between groups,
 -- groups appearing and vanishing, NULLs; all seen at once, exactly.
@@ -250,6 +258,9 @@ SELECT count(*) FROM fast_count_groups('SELECT * FROM book');
 SELECT count(*) = (SELECT count(DISTINCT coalesce(author_id, -1)) FROM book) AS by_author
   FROM fast_count_groups('SELECT * FROM book', group_by => ARRAY['author_id']);
 SELECT count(*) FROM fast_count_groups('SELECT * FROM book WHERE status = 2');
+SELECT count(*) FROM fast_count_groups(NULL);
+SELECT count(*) FROM fast_count_groups('SELECT * FROM book', group_by => ARRAY[NULL]::text[]);
+SELECT count(*) FROM fast_count_groups('DELETE FROM book');
 SELECT count(*) FROM fast_count_groups('SELECT * FROM book', group_by => ARRAY['title']);
 
 -- Partitions: writes through the parent and straight into a partition,

@@ -150,6 +150,24 @@ SELECT pg_sleep(0.1);
 SELECT mallory_is_superuser();
 SELECT count(*) AS rows_left_in_m_t FROM mal.m_t;
 
+-- 6. Grouped exact mode: the per-group backfill counts as the owner,
+-- restricted, too.
+SET ROLE regress_fc_worker_mallory;
+SET search_path = mal, public;
+SELECT fast_count_register('SELECT x FROM m_e WHERE m_imm_row(x)', mode => 'exact',
+                           group_by => ARRAY['x']) IS NOT NULL AS registered;
+RESET ROLE;
+RESET search_path;
+SELECT wait_until($$SELECT coalesce((SELECT failures > 0 OR exact_state = 'ready' FROM fast_count_entries WHERE query = 'SELECT x FROM m_e WHERE m_imm_row(x)'), false)$$) AS worker_tried;
+SELECT pg_sleep(0.5);
+SELECT mallory_is_superuser();
+SELECT exact_state, last_error FROM fast_count_entries WHERE query = 'SELECT x FROM m_e WHERE m_imm_row(x)';
+ALTER ROLE regress_fc_worker_mallory NOSUPERUSER;
+SELECT fast_count._exact_settle(key) FROM fast_count.entries WHERE query = 'SELECT x FROM m_e WHERE m_imm_row(x)';
+SELECT pg_sleep(0.1);
+SELECT mallory_is_superuser();
+SELECT count(*) AS rows_left_in_m_t FROM mal.m_t;
+
 -- Clean up: the failing registrations would be retried for ever.
 SET ROLE regress_fc_worker_mallory;
 SET search_path = mal, public;
@@ -157,6 +175,7 @@ SELECT fast_count_unregister('SELECT * FROM generate_series(1,3) g WHERE m_imm()
 SELECT fast_count_unregister('SELECT * FROM generate_series(1,3) g WHERE m_imm_write()');
 SELECT fast_count_unregister('SELECT * FROM generate_series(1,3) g WHERE m_imm_poison()');
 SELECT fast_count_unregister('SELECT * FROM m_e WHERE m_imm_row(x)');
+SELECT fast_count_unregister('SELECT x FROM m_e WHERE m_imm_row(x)', group_by => ARRAY['x']);
 RESET ROLE;
 RESET search_path;
 SELECT fast_count_unregister($$SELECT * FROM plain WHERE ('{NULL}'::text[])[1] IS NULL$$);
