@@ -37,6 +37,7 @@ ISOLATION = single_flight miss_waits registry_races stale_while_revalidate exact
 	exact_fold exact_backfill
 ISOLATION += open_reader
 ISOLATION += exact_fastpath
+ISOLATION += exact_fastpath_grouped
 ISOLATION += grouped_concurrency
 ISOLATION += exact_switch
 ISOLATION_OPTS = --temp-instance=tmp_check_isolation --temp-config=test/isolation.conf \

@@ -55,6 +55,10 @@ struct RingEntry {
 struct Slot {
     Tag tag;
     bool in_use;
+    // A group's key: the registration whose base makes the group's rows a
+    // count. Set with tag (so also stable under the directory lock).
+    bool grouped;
+    pg_uuid_t parent;
     Oid catalog;      // fast_count.entries the key belongs to (DROP/CREATE EXTENSION)
     uint8 state;
     uint64 generation;
@@ -213,8 +217,11 @@ void invalidate_locked(Slot *slot)
     slot->count = 0;
 }
 
-// A slot for a key that has none: a free one, or one no longer valid.
-void create_slot(const Tag &tag, Oid catalog)
+// A slot for a key that has none: a free one, or one no longer valid, or
+// the least recently used one if no statement used it in the last second
+// (so that keys read once, such as many groups each read now and then, do
+// not take turns pushing out the ones read all the time).
+void create_slot(const Tag &tag, Oid catalog, const pg_uuid_t *parent)
 {
     LWLockAcquire(directory_lock(), LW_EXCLUSIVE);
     if (hash_search(directory, &tag, HASH_FIND, nullptr) != nullptr) {
@@ -238,7 +245,8 @@ void create_slot(const Tag &tag, Oid catalog)
     // All in use (or of dropped databases): the least recently used goes;
     // its key reads its rows until it has a slot again.
     if (chosen < 0) {
-        uint64 oldest = PG_UINT64_MAX;
+        uint64 now = static_cast<uint64>(GetCurrentStatementStartTimestamp());
+        uint64 oldest = now > USECS_PER_SEC ? now - USECS_PER_SEC : 0;
         int victim = -1;
         for (int i = 0; i < kSlots; i++) {
             uint64 used = pg_atomic_read_u64(&shared->slots[i].last_used);
@@ -268,6 +276,9 @@ void create_slot(const Tag &tag, Oid catalog)
     entry->index = chosen;
     slot->tag = tag;
     slot->in_use = true;
+    slot->grouped = parent != nullptr;
+    if (parent != nullptr)
+        slot->parent = *parent;
     start_seeding(slot, catalog);
     pg_atomic_write_u64(&slot->last_used, static_cast<uint64>(GetCurrentStatementStartTimestamp()));
     LWLockRelease(slot_lock(chosen));
@@ -451,10 +462,27 @@ void invalidate(const pg_uuid_t &key)
     Tag tag = tag_of(key);
     int index;
     Slot *slot = lock_slot(tag, LW_EXCLUSIVE, &index);
-    if (slot == nullptr)
-        return;
-    invalidate_locked(slot);
-    LWLockRelease(slot_lock(index));
+    if (slot != nullptr) {
+        invalidate_locked(slot);
+        LWLockRelease(slot_lock(index));
+    }
+    // The key's groups: their rows are a count only from its base on. A
+    // group's slot created while this runs starts above this transaction's
+    // xid, so it is not valid before this transaction is over for its
+    // reader (as for any slot, docs/exact-mode.md, "Reads from shared
+    // memory", 3 and 5). Tags, in_use and parents change only under the
+    // directory lock held exclusively.
+    LWLockAcquire(directory_lock(), LW_SHARED);
+    for (int i = 0; i < kSlots; i++) {
+        Slot *group = &shared->slots[i];
+        if (!group->in_use || !group->grouped || group->tag.database != MyDatabaseId ||
+            memcmp(group->parent.data, key.data, UUID_LEN) != 0)
+            continue;
+        LWLockAcquire(slot_lock(i), LW_EXCLUSIVE);
+        invalidate_locked(group);
+        LWLockRelease(slot_lock(i));
+    }
+    LWLockRelease(directory_lock());
 }
 
 bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum)
@@ -505,7 +533,7 @@ bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum)
     return true;
 }
 
-void note_table_read(const pg_uuid_t &key, Snapshot snapshot, int64 sum)
+void note_table_read(const pg_uuid_t &key, Snapshot snapshot, int64 sum, const pg_uuid_t *parent)
 {
     if (!usable() || !settings::exact_shared_reads)
         return;
@@ -519,7 +547,7 @@ void note_table_read(const pg_uuid_t &key, Snapshot snapshot, int64 sum)
     int index;
     Slot *slot = lock_slot(tag, LW_EXCLUSIVE, &index);
     if (slot == nullptr) {
-        create_slot(tag, catalog);
+        create_slot(tag, catalog, parent);
         return;
     }
     if (slot->state == kInvalid || slot->catalog != catalog) {

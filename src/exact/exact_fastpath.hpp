@@ -1,6 +1,6 @@
 // Exact reads without table access (preloaded library, primary only): a
-// shared-memory mirror of the delta rows of each plain exact key that
-// readers use, so that a read under the caller's snapshot S is
+// shared-memory mirror of the delta rows of each exact key (a plain
+// count's, or one group's of a grouped count) that readers use, so that a read under the caller's snapshot S is
 //
 //     settled + sum of the ring's deltas whose writer S sees committed
 //
@@ -36,7 +36,8 @@ void publish(const pg_uuid_t &key, int64 delta);
 
 // Something other than a writer's delta row changed key's rows or state
 // (a base, a reset, a state or mode change): the slot is no longer the
-// rows' mirror. Called after the change, by the transaction making it.
+// rows' mirror, nor are the slots of key's groups. Called after the
+// change, by the transaction making it.
 void invalidate(const pg_uuid_t &key);
 
 // The sum of key's delta rows that snapshot sees (this transaction's
@@ -44,8 +45,11 @@ void invalidate(const pg_uuid_t &key);
 bool read(const pg_uuid_t &key, Snapshot snapshot, int64 *sum);
 
 // The delta rows gave sum under snapshot, an established count (a current
-// base seen): start mirroring key, or finish doing so.
-void note_table_read(const pg_uuid_t &key, Snapshot snapshot, int64 sum);
+// base seen): start mirroring key, or finish doing so. For a group's key,
+// parent is the grouped registration's key, whose base was the one seen:
+// invalidating parent invalidates the group's mirror too.
+void note_table_read(const pg_uuid_t &key, Snapshot snapshot, int64 sum,
+                     const pg_uuid_t *parent = nullptr);
 
 // Transaction end (exact_mode.cpp registers it): what this transaction
 // published is marked committed, or taken back.

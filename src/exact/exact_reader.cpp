@@ -96,16 +96,29 @@ bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *
     }
     // A grouped registration: its own rows are its bases (of 0: its
     // groups' rows hold the counts); the row set's count is the sum of the
-    // groups it names.
+    // groups it names. A group's mirror is valid only while the base it was
+    // started from is current (a new one invalidates it).
+    int64 total = 0;
+    bool mirrored = true;
+    for (int i = 0; i < groups->parts && mirrored; i++) {
+        int64 sum;
+        mirrored = exact_fastpath::read(groups->part[i], snapshot, &sum);
+        total += sum + exact_deltas::pending(groups->part[i], &entry.key);
+    }
+    if (mirrored) {
+        *count = total;
+        return true;
+    }
     exact_store::Sum epoch = exact_store::sum(entry.key, snapshot);
     if (!based_currently(entry.key, epoch))
         return false;
-    int64 total = 0;
+    total = 0;
     int64 rows = 0;
     for (int i = 0; i < groups->parts; i++) {
         exact_store::Sum seen = exact_store::sum(groups->part[i], snapshot);
         rows += seen.rows;
         total += seen.sum + exact_deltas::pending(groups->part[i], &entry.key);
+        exact_fastpath::note_table_read(groups->part[i], snapshot, seen.sum, &entry.key);
     }
     if (rows > kFoldSoonRows)
         request_fold();

@@ -277,8 +277,10 @@ bool groups_available()
     return catalog::groups_available();
 }
 
-void insert_group_delta(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
-                        int64 delta)
+namespace {
+
+void insert_group_row(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
+                      int64 delta)
 {
     resolve(true);
     Relation rel = catalog::open_deltas(RowExclusiveLock);
@@ -288,6 +290,21 @@ void insert_group_delta(const pg_uuid_t &key, const pg_uuid_t &parent, const byt
     row.group = group;
     catalog::insert_delta_row(rel, row);
     table_close(rel, RowExclusiveLock);
+}
+
+} // namespace
+
+void insert_group_delta(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
+                        int64 delta)
+{
+    insert_group_row(key, parent, group, delta);
+    exact_fastpath::publish(key, delta);
+}
+
+void insert_group_base(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
+                       int64 count)
+{
+    insert_group_row(key, parent, group, count);
 }
 
 namespace {

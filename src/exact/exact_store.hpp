@@ -99,6 +99,11 @@ void insert_delta(const pg_uuid_t &key, int64 delta);
 void insert_group_delta(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
                         int64 delta);
 
+// A group's row of a backfill: the parent's new base that follows makes
+// it (and every other group's rows) a count.
+void insert_group_base(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group,
+                       int64 count);
+
 // Whether this database has the layout of grouped registrations (0.4.0).
 bool groups_available();
 

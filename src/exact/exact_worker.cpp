@@ -318,7 +318,7 @@ int64 establish_groups(const pg_uuid_t &key, List *counted, Snapshot snapshot)
     exact_store::add_group_sums(bases, exact_store::group_sums(key, snapshot), -1);
     foreach (lc, exact_store::nonzero_group_sums(bases)) {
         auto *base = static_cast<exact_store::GroupSum *>(lfirst(lc));
-        exact_store::insert_group_delta(base->key, key, base->group, base->sum);
+        exact_store::insert_group_base(base->key, key, base->group, base->sum);
     }
     return rows;
 }

@@ -168,6 +168,64 @@ RESET ROLE;
 DEALLOCATE open_tasks;
 
 SELECT fast_count_unregister('SELECT * FROM tasks WHERE open');
+
+-- A grouped registration: each group read has a mirror of its own, valid
+-- only from the registration's current base on. Every change of that base
+-- (TRUNCATE, unregistering, counting again after DDL) must reach the
+-- groups' mirrors: both_ways() right after each would see a stale mirror.
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE open',
+                                                    mode => 'exact', group_by => ARRAY['owner']));
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 1');
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner IN (1, 2)');
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner IS NULL');
+-- Writes that move rows between groups, into and out of the predicate, and
+-- into a group nobody read yet.
+UPDATE tasks SET owner = 2 WHERE owner = 1 AND id % 3 = 0;
+UPDATE tasks SET open = NOT open WHERE owner = 2 AND id % 5 = 0;
+INSERT INTO tasks VALUES (5001, true, NULL), (5002, true, 99);
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS moved_out;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner IN (1, 2)') AS moved_within;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner IS NULL') AS null_group;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 99') AS new_group;
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 1');
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 99');
+-- Own uncommitted writes, a savepoint rolled back.
+BEGIN;
+UPDATE tasks SET owner = 1 WHERE owner = 2;
+SAVEPOINT s;
+DELETE FROM tasks WHERE owner = 1 AND id % 2 = 0;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_own_update;
+ROLLBACK;
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 1');
+-- TRUNCATE: in its transaction the groups are read from their rows, and
+-- after it commits the mirrors started before it are not used.
+BEGIN;
+TRUNCATE tasks;
+INSERT INTO tasks VALUES (1, true, 1), (2, true, 1), (3, false, 1);
+SELECT shared_reads() AS before_truncated_read \gset
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_truncated_here;
+SELECT shared_reads() = :before_truncated_read AS truncated_here_reads_rows;
+COMMIT;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_after_truncate;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 99') AS emptied_group;
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 1');
+-- Unregistered, written while nobody kept the count, registered again.
+SELECT fast_count_unregister('SELECT * FROM tasks WHERE open', group_by => ARRAY['owner']);
+INSERT INTO tasks SELECT g, true, 1 FROM generate_series(10, 30) g;
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM tasks WHERE open',
+                                                    mode => 'exact', group_by => ARRAY['owner']));
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_registered_again;
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 1');
+-- DDL that may change rows: counted again from new bases.
+ALTER TABLE tasks ALTER COLUMN open TYPE boolean USING open AND id % 4 <> 0;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_during_rederive;
+SELECT fast_count._exact_settle(key) FROM fast_count_entries
+ WHERE query = 'SELECT * FROM tasks WHERE open' AND group_by IS NOT NULL;
+SELECT both_ways('SELECT * FROM tasks WHERE open AND owner = 1') AS group_counted_again;
+CALL served_shared('SELECT * FROM tasks WHERE open AND owner = 1');
+SELECT fast_count_unregister('SELECT * FROM tasks WHERE open', group_by => ARRAY['owner']);
 DROP TABLE tasks;
 DROP ROLE exact_shared_reader;
 DROP PROCEDURE served_shared(text, text);
