@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# P8 (issue 11): what fast_count costs statements that are not counts.
+# pgbench -S (select-only, simple and prepared protocol) against two
+# temporary clusters that differ only in fast_count: one with the library
+# preloaded and the extension created (its worker running, transparent mode
+# at its default), one without the library. Both are up for the whole run
+# and take turns, run by run, in the order A B B A (then B A A B), so that
+# the machine's drift falls on both alike; each round gives a ratio, and
+# the median ratio is printed with the range. No assertion.
+#
+#   PG_CONFIG=... bash test/bench/preload_cost.sh [--seconds S] [--rounds R] [--scale N]
+#
+# (run as root or postgres; fast_count must be installed in PG_CONFIG's
+# PostgreSQL: make install PG_CONFIG=...)
+set -euo pipefail
+
+seconds=5
+rounds=8
+scale=10
+clients=4
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
+    *) echo "usage: $0 [--seconds S] [--rounds R] [--scale N]" >&2; exit 2 ;;
+  esac
+done
+
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+bindir=$("$PG_CONFIG" --bindir)
+if [ ! -f "$("$PG_CONFIG" --pkglibdir)/fast_count.so" ]; then
+  echo "fast_count is not installed in $("$PG_CONFIG" --pkglibdir): make install PG_CONFIG=$PG_CONFIG" >&2
+  exit 1
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  work=$(mktemp -d /tmp/fast_count-bench.XXXXXX)
+  chown postgres "$work"
+  exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" BENCH_WORK="$work" \
+    bash "$0" --seconds "$seconds" --rounds "$rounds" --scale "$scale"
+fi
+work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+declare -A port
+port[with]=$(free_port)
+port[without]=$(free_port)
+while [ "${port[without]}" = "${port[with]}" ]; do port[without]=$(free_port); done
+
+cleanup() {
+  tail -3 "$work/pgbench.err" 2>/dev/null >&2 || true
+  for c in with without; do
+    "$bindir/pg_ctl" -D "$work/$c" -m immediate -w stop >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for c in with without; do
+  "$bindir/initdb" -D "$work/$c" -A trust -N >/dev/null
+  cat >>"$work/$c/postgresql.conf" <<CONF
+port = ${port[$c]}
+unix_socket_directories = '$work'
+listen_addresses = ''
+shared_buffers = 256MB
+max_worker_processes = 16
+log_min_messages = warning
+CONF
+  if [ "$c" = with ]; then
+    printf "shared_preload_libraries = 'fast_count'\nfast_count.naptime = 1\n" >>"$work/$c/postgresql.conf"
+  fi
+  "$bindir/pg_ctl" -D "$work/$c" -l "$work/$c.log" -w start >/dev/null
+  [ "$c" = with ] && "$bindir/psql" -X -q -h "$work" -p "${port[$c]}" -d postgres -c 'CREATE EXTENSION fast_count'
+  "$bindir/pgbench" -i -q -s "$scale" -h "$work" -p "${port[$c]}" postgres >/dev/null 2>&1
+done
+loaded=$("$bindir/psql" -X -At -h "$work" -p "${port[with]}" -d postgres -c "SHOW shared_preload_libraries")
+unloaded=$("$bindir/psql" -X -At -h "$work" -p "${port[without]}" -d postgres -c "SHOW shared_preload_libraries")
+
+tps() {  # cluster mode -> tps of pgbench -S
+  "$bindir/pgbench" -n -S -M "$2" -h "$work" -p "${port[$1]}" -c "$clients" -j 2 -T "$seconds" postgres \
+    2>>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+range() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A ratios sums
+for mode in simple prepared; do
+  # Warm both (caches, relcache, the worker's first pass).
+  tps with "$mode" >/dev/null
+  tps without "$mode" >/dev/null
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) -eq 1 ]; then order="with without without with"; else order="without with with without"; fi
+    declare -A got=([with]=0 [without]=0)
+    for c in $order; do
+      got[$c]=$(awk -v a="${got[$c]}" -v b="$(tps "$c" "$mode")" 'BEGIN { print a + b }')
+    done
+    ratios[$mode]+="$(awk -v a="${got[with]}" -v b="${got[without]}" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }') "
+    sums[${mode}_with]+="$(awk -v a="${got[with]}" 'BEGIN { print a / 2 }') "
+    sums[${mode}_without]+="$(awk -v a="${got[without]}" 'BEGIN { print a / 2 }') "
+  done
+done
+
+printf '\nP8: pgbench -S, %s clients, scale %s, %s rounds of A B B A (%ss per run); %s cores, shared with other work\n' \
+  "$clients" "$scale" "$rounds" "$seconds" "$(nproc)"
+printf '   preloaded: shared_preload_libraries = %s (extension created); other: "%s"\n' "$loaded" "$unloaded"
+printf '   %-30s %12s %12s %14s %14s   %s\n' "" "with (tps)" "without" "ratio (median)" "range" "goal"
+for mode in simple prepared; do
+  printf '   %-30s %12.0f %12.0f %14.3f %14s   %s\n' "pgbench -S, $mode protocol" \
+    "$(echo "${sums[${mode}_with]}" | median)" "$(echo "${sums[${mode}_without]}" | median)" \
+    "$(echo "${ratios[$mode]}" | median)" "$(echo "${ratios[$mode]}" | range)" ">= 0.98"
+done
+echo "load average before / after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
