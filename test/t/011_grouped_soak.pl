@@ -8,7 +8,9 @@
 # of single groups, the NULL group, IN lists and $n parameters equal the
 # real count(*) (transparent mode off), in READ COMMITTED and
 # REPEATABLE READ, and a folder folds as fast as it can (the worker folds
-# too). Bounded time; the seed is printed (FC_SOAK_SEED replays it).
+# too). Some of the checker's group reads must have been served from the
+# groups' shared-memory mirrors. Bounded time; the seed is printed
+# (FC_SOAK_SEED replays it).
 use strict;
 use warnings;
 use lib 'test/perl';
@@ -43,6 +45,10 @@ $node->safe_psql('postgres', q{
 	CREATE INDEX ON gs_part (id);
 	INSERT INTO gs_part SELECT g, nullif(g % 7, 6), g % 10 FROM generate_series(1, 4000) g;
 	CREATE TABLE gs_mismatch (at timestamptz, isolation text, what text, fast text, real text);
+	-- Reads a checker connection served from the groups' shared-memory mirrors.
+	CREATE FUNCTION gs_fast_reads() RETURNS bigint
+	  AS 'fast_count', 'fast_count_exact_fast_reads' LANGUAGE C;
+	CREATE TABLE gs_served (at timestamptz, reads bigint);
 	-- count(*) of a statement as transparent mode answers it ($1, $2 bound
 	-- to params), under the caller's snapshot.
 	CREATE FUNCTION gs_transparent(q text, params text[] DEFAULT NULL) RETURNS bigint
@@ -245,6 +251,7 @@ INSERT INTO gs_mismatch SELECT now(), 'read committed', * FROM (
   $checks
 ) s(what, fast, real) WHERE fast IS DISTINCT FROM real;
 \\endif
+INSERT INTO gs_served VALUES (now(), gs_fast_reads());
 },
 	'fold.sql' => q{
 SELECT fast_count._exact_fold(key) FROM fast_count_entries WHERE mode = 'exact' AND exact_state = 'ready';
@@ -264,6 +271,10 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM gs_mismatch'), '0',
 	"fast_count() and fast_count_groups() = count(*) in every one of the checker's statements")
   or diag($node->safe_psql('postgres',
 	"SELECT at, isolation, what, left(fast, 300), left(real, 300) FROM gs_mismatch ORDER BY at LIMIT 20"));
+
+my $served = $node->safe_psql('postgres', 'SELECT max(reads) FROM gs_served');
+note("group reads served from shared memory by one checker connection: $served");
+cmp_ok($served, '>', 0, 'checkers were served from the groups\' shared-memory mirrors');
 
 # Quiet now: counted again after partition TRUNCATEs, folded, still exact,
 # and served from the groups' rows (no scan of the tables).
