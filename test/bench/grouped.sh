@@ -14,7 +14,10 @@
 #     design (author.books_count kept by an AFTER INSERT FOR EACH ROW
 #     PL/pgSQL trigger), (a) authors spread over 1,000, (b) all 8 clients
 #     writing books of the SAME author. R alternating rounds, medians. For
-#     comparison, one ungrouped exact registration of the same table.
+#     comparison, one ungrouped exact registration of the same table. Also
+#     the CPU time per transaction of the whole cluster (backends, worker,
+#     autovacuum), which the other work on a shared machine moves less than
+#     it moves tps.
 #  2. Reads (book with N rows over 1,000 authors, index on author_id as
 #     Django makes one): fast_count() of one group and the transparent
 #     prepared SELECT count(*) ... WHERE author_id = $1, tps / SELECT 1 tps
@@ -104,6 +107,28 @@ value() { "$bindir/psql" -X -At -v ON_ERROR_STOP=1 -c "$1"; }
 tps() {  # pgbench options... -> tps
   "$bindir/pgbench" -n "$@" 2>>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1
 }
+# CPU time of the whole cluster (every backend, the worker, autovacuum and
+# the other auxiliary processes), in clock ticks: live children of the
+# postmaster plus what its exited children used. Per transaction, it
+# counts what a write costs whatever else the machine's cores are doing.
+cluster_ticks() {
+  local pm
+  pm=$(head -1 "$data/postmaster.pid")
+  # (a postgres process's name has no space: the fields are as numbered)
+  cat /proc/[0-9]*/stat 2>/dev/null |
+    awk -v pm="$pm" '$1 == pm { t += $14 + $15 + $16 + $17 } $4 == pm { t += $14 + $15 } END { print t + 0 }'
+}
+hz=$(getconf CLK_TCK)
+write_run() {  # pgbench options... -> "tps cpu_us_per_transaction"
+  local before after out n
+  before=$(cluster_ticks)
+  out=$("$bindir/pgbench" -n "$@" 2>>"$work/pgbench.err")
+  sleep 0.2  # the clients' backends have exited and been waited for
+  after=$(cluster_ticks)
+  n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+  echo "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)" \
+       "$(awk -v t="$((after - before))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+}
 ms_of() {  # SQL -> milliseconds (psql \timing)
   "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
 }
@@ -162,7 +187,9 @@ for r in $(seq "$rounds"); do
     # runs first (or after the same one).
     for i in 0 1 2 3; do
       t=${variants[$(( (i + r) % 4 ))]}
-      w[${case}_$t]+="$(tps -c 8 -j 2 -T "$seconds" -f "$work/${case}_$t.sql") "
+      read -r got_tps got_cpu <<<"$(write_run -c 8 -j 2 -T "$seconds" -f "$work/${case}_$t.sql")"
+      w[${case}_$t]+="$got_tps "
+      w[cpu_${case}_$t]+="$got_cpu "
     done
   done
 done
@@ -294,11 +321,17 @@ echo "                                                                       val
 printf '1. single-row INSERT, 8 clients, book(author_id, title) + primary key + index on author_id (tps, median of %s)\n' "$rounds"
 for case in spread same; do
   n="w_${case}_none"; g="w_${case}_grouped"; h="w_${case}_hot"; e="w_${case}_exact"
+  cn="w_cpu_${case}_none"; cg="w_cpu_${case}_grouped"; ch="w_cpu_${case}_hot"; ce="w_cpu_${case}_exact"
   [ "$case" = spread ] && printf '   (a) authors spread over 1,000\n' || printf '   (b) all 8 clients write books of the same author\n'
   row "no count" "$(printf %.0f "${!n}")" "" ""
   row "one grouped registration (group_by author_id)" "$(printf %.0f "${!g}")" "$(ratio "${!g}" "${!n}")" ">= 0.90"
   row "hot row: author.books_count, AFTER INSERT trigger" "$(printf %.0f "${!h}")" "$(ratio "${!h}" "${!n}")" ""
   row "  (one ungrouped exact registration of the table)" "$(printf %.0f "${!e}")" "$(ratio "${!e}" "${!n}")" ""
+  row "CPU per transaction, whole cluster (us; ratio: / no count)" "" "" ""
+  row "  no count" "${!cn}" "" ""
+  row "  one grouped registration" "${!cg}" "$(ratio "${!cg}" "${!cn}")" ""
+  row "  hot row" "${!ch}" "$(ratio "${!ch}" "${!cn}")" ""
+  row "  one ungrouped exact registration" "${!ce}" "$(ratio "${!ce}" "${!cn}")" ""
 done
 row "(fast_count_groups = GROUP BY: $check_writes; hot row = count(*): $check_hot)" "" "" ""
 printf '2. reads, 8 clients, prepared (tps; ratio: / SELECT 1 under the same load); book: %s rows, 1,000 authors\n' "$rows"
