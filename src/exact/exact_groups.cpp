@@ -13,6 +13,7 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
+#include "common/hashfn.h"
 #include "common/sha2.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
@@ -653,12 +654,31 @@ ArrayType *group_as_text(GroupText &text, const bytea *group)
 namespace {
 
 // Counts each group of the rows it receives (the group columns, in order).
+// Rows are counted by their group's bytes, and each distinct group's key
+// (a SHA-256) is computed once, at the end: a table of 10M rows has far
+// fewer groups than rows.
+struct GroupCount {
+    bytea *group;  // hash key (the pointer; hashed and compared by its bytes)
+    int64 count;
+};
+
+uint32 group_bytes_hash(const void *key, Size)
+{
+    const bytea *group = *static_cast<bytea *const *>(key);
+    return DatumGetUInt32(hash_any(reinterpret_cast<const unsigned char *>(VARDATA_ANY(group)),
+                                   static_cast<int>(VARSIZE_ANY_EXHDR(group))));
+}
+
+int group_bytes_match(const void *a, const void *b, Size)
+{
+    return same_group(*static_cast<bytea *const *>(a), *static_cast<bytea *const *>(b)) ? 0 : 1;
+}
+
 struct GroupReceiver {
     DestReceiver pub;
     const Columns *columns;  // numbered 1..n: the plan's output
-    pg_uuid_t registration;
-    HTAB *groups;  // group key -> exact_store::GroupSum
-    MemoryContext keep;
+    HTAB *groups;            // group bytes -> GroupCount
+    MemoryContext keep;      // the groups' bytes
     MemoryContext per_row;
 };
 
@@ -667,18 +687,16 @@ bool receive_group(TupleTableSlot *slot, DestReceiver *self)
     auto *receiver = reinterpret_cast<GroupReceiver *>(self);
     MemoryContext caller = MemoryContextSwitchTo(receiver->per_row);
     bytea *group = group_of_slot(*receiver->columns, slot);
-    pg_uuid_t key = group_key(receiver->registration, group);
     MemoryContextSwitchTo(caller);
     bool found;
-    auto *sum = static_cast<exact_store::GroupSum *>(
-        hash_search(receiver->groups, &key, HASH_ENTER, &found));
+    auto *counted = static_cast<GroupCount *>(hash_search(receiver->groups, &group, HASH_ENTER, &found));
     if (!found) {
-        sum->key = key;
-        sum->sum = 0;
-        sum->group = static_cast<bytea *>(MemoryContextAlloc(receiver->keep, VARSIZE_ANY(group)));
-        memcpy(sum->group, group, VARSIZE_ANY(group));
+        // The entry holds the row's pointer: it must outlive the row.
+        counted->group = static_cast<bytea *>(MemoryContextAlloc(receiver->keep, VARSIZE_ANY(group)));
+        memcpy(counted->group, group, VARSIZE_ANY(group));
+        counted->count = 0;
     }
-    sum->sum++;
+    counted->count++;
     MemoryContextReset(receiver->per_row);
     return true;
 }
@@ -724,8 +742,15 @@ List *count_groups(const QueryIdentity *identity, const Columns &columns, Snapsh
     receiver.pub.rDestroy = group_destroy;
     receiver.pub.mydest = DestNone;
     receiver.columns = &output;
-    receiver.registration = identity->key;
-    receiver.groups = exact_store::new_group_sums("fast_count group counts", 1024);
+    HASHCTL info;
+    memset(&info, 0, sizeof(info));
+    info.keysize = sizeof(bytea *);
+    info.entrysize = sizeof(GroupCount);
+    info.hash = group_bytes_hash;
+    info.match = group_bytes_match;
+    info.hcxt = work;
+    receiver.groups = hash_create("fast_count group counts", 1024, &info,
+                                  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
     receiver.keep = keep;
     receiver.per_row = AllocSetContextCreate(work, "fast_count group row", ALLOCSET_SMALL_SIZES);
 
@@ -735,11 +760,13 @@ List *count_groups(const QueryIdentity *identity, const Columns &columns, Snapsh
     List *result = NIL;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, receiver.groups);
-    exact_store::GroupSum *sum;
-    while ((sum = static_cast<exact_store::GroupSum *>(hash_seq_search(&status))) != nullptr) {
-        auto *copy = static_cast<exact_store::GroupSum *>(palloc(sizeof(exact_store::GroupSum)));
-        *copy = *sum;
-        result = lappend(result, copy);
+    GroupCount *counted;
+    while ((counted = static_cast<GroupCount *>(hash_seq_search(&status))) != nullptr) {
+        auto *sum = static_cast<exact_store::GroupSum *>(palloc(sizeof(exact_store::GroupSum)));
+        sum->key = group_key(identity->key, counted->group);
+        sum->group = counted->group;
+        sum->sum = counted->count;
+        result = lappend(result, sum);
     }
     MemoryContextSwitchTo(caller);
     MemoryContextDelete(work);
