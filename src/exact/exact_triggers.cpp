@@ -44,6 +44,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "common/hashfn.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -59,16 +60,23 @@ using exact_store::ExactEntry;
 using exact_store::Change;
 using exact_store::State;
 
+constexpr uint32 kKeyMemo = 64;
+struct KeyMemo {
+    bytea *group;  // nullptr: empty
+    pg_uuid_t key;
+};
+
 struct Counted {
     pg_uuid_t key;
     ExprState *qual;  // nullptr: every row counts
     bool grouped;     // one count per group of columns (in the trigger's relation)
     exact_groups::Columns columns;
-    // The last group seen and its key: rows of one group in a row (a bulk
-    // load by author, one writer's rows) hash once.
-    bytea *last_group;  // in the state's context
-    pg_uuid_t last_key;
+    // Groups seen and their keys (a SHA-256 each), kKeyMemo of them by
+    // their bytes' hash: a bulk load over a few groups hashes each once,
+    // not once a row. In the state's context, allocated on first use.
+    KeyMemo *key_memo;
 };
+
 
 enum class Kind { kRow, kStatement, kTruncate };
 
@@ -209,7 +217,7 @@ TriggerState *build(const Trigger *trigger, Relation rel, Kind kind)
                            ? compile(entry->predicate, rel, state->origin)
                            : nullptr;
         counted.grouped = entry->group_by != nullptr;
-        counted.last_group = nullptr;
+        counted.key_memo = nullptr;
         if (counted.grouped && !truncate &&
             !exact_groups::find_columns(rel, entry->group_by, &counted.columns))
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -258,17 +266,23 @@ inline bool matches(const Counted &counted, ExprContext *econtext, TupleTableSlo
 
 pg_uuid_t key_of_group(TriggerState *state, Counted &counted, const bytea *group)
 {
-    if (counted.last_group != nullptr && exact_groups::same_group(counted.last_group, group))
-        return counted.last_key;
+    if (counted.key_memo == nullptr)
+        counted.key_memo = static_cast<KeyMemo *>(
+            MemoryContextAllocZero(state->context, sizeof(KeyMemo) * kKeyMemo));
+    uint32 hash = hash_bytes(reinterpret_cast<const unsigned char *>(VARDATA_ANY(group)),
+                             static_cast<int>(VARSIZE_ANY_EXHDR(group)));
+    KeyMemo &memo = counted.key_memo[hash % kKeyMemo];
+    if (memo.group != nullptr && exact_groups::same_group(memo.group, group))
+        return memo.key;
     pg_uuid_t key = exact_groups::group_key(counted.key, group);
     size_t size = VARSIZE_ANY(group);
-    if (counted.last_group == nullptr || VARSIZE_ANY(counted.last_group) < size) {
-        if (counted.last_group != nullptr)
-            pfree(counted.last_group);
-        counted.last_group = static_cast<bytea *>(MemoryContextAlloc(state->context, size));
+    if (memo.group == nullptr || VARSIZE_ANY(memo.group) < size) {
+        if (memo.group != nullptr)
+            pfree(memo.group);
+        memo.group = static_cast<bytea *>(MemoryContextAlloc(state->context, size));
     }
-    memcpy(counted.last_group, group, size);
-    counted.last_key = key;
+    memcpy(memo.group, group, size);
+    memo.key = key;
     return key;
 }
 

@@ -14,7 +14,8 @@
 #  1. single-row INSERT, 8 pgbench clients: no trigger / one exact query /
 #     the classic hot-row PL/pgSQL counter trigger;
 #  2. bulk INSERT ... SELECT and COPY of 1M rows, with and without exact mode
-#     (a table with a primary key, and a bare heap);
+#     (a table with a primary key, and a bare heap; an exact count, and a
+#     grouped one);
 #  3. SELECT fast_count(q) against SELECT 1 (8 clients), while writers run
 #     (2 writers, and 8 writers with 8 readers: the reads come from shared
 #     memory, docs/exact-mode.md; the worker folds every second), and after a long write history with
@@ -142,16 +143,20 @@ CREATE TABLE bulk_pk_plain (id bigint PRIMARY KEY, status int NOT NULL, payload 
 CREATE TABLE bulk_pk_exact (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_pk_row (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_pk_capture (id bigint PRIMARY KEY, status int NOT NULL, payload text);
+CREATE TABLE bulk_pk_grouped (id bigint PRIMARY KEY, status int NOT NULL, payload text);
 CREATE TABLE bulk_heap_plain (id bigint, status int, payload text);
 CREATE TABLE bulk_heap_exact (id bigint, status int, payload text);
 CREATE TABLE bulk_heap_row (id bigint, status int, payload text);
 CREATE TABLE bulk_heap_capture (id bigint, status int, payload text);
+CREATE TABLE bulk_heap_grouped (id bigint, status int, payload text);
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_pk_exact WHERE status = 1', mode => 'exact'));
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_heap_exact WHERE status = 1', mode => 'exact'));
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_pk_grouped', mode => 'exact', group_by => ARRAY['status']));
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM bulk_heap_grouped', mode => 'exact', group_by => ARRAY['status']));
 SQL
-kinds="plain exact"
+kinds="plain exact grouped"
 if [ -n "$noop" ]; then
-  kinds="plain exact row capture"
+  kinds="plain exact grouped row capture"
   for shape in $shapes; do
     psql -c "CREATE TRIGGER noop AFTER INSERT OR UPDATE OR DELETE ON bulk_${shape}_row FOR EACH ROW EXECUTE FUNCTION bench_noop_trigger()" \
          -c "CREATE TRIGGER noop_insert AFTER INSERT ON bulk_${shape}_capture REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION bench_noop_trigger()" \
@@ -174,7 +179,8 @@ done
 for k in "${!bulk[@]}"; do
   declare "bulk_$k=$(echo "${bulk[$k]}" | tr ' ' '\n' | grep . | median)"
 done
-check_bulk=$(value "SELECT fast_count('SELECT * FROM bulk_pk_exact WHERE status = 1') = (SELECT count(*) FROM bulk_pk_exact WHERE status = 1)")
+check_bulk=$(value "SELECT fast_count('SELECT * FROM bulk_pk_exact WHERE status = 1') = (SELECT count(*) FROM bulk_pk_exact WHERE status = 1)
+                    AND fast_count('SELECT * FROM bulk_heap_grouped WHERE status = 2') = (SELECT count(*) FROM bulk_heap_grouped WHERE status = 2)")
 
 fi
 
@@ -296,11 +302,13 @@ printf '2. bulk load of 1M rows (ms, median of %s); last columns: no-op C trigge
 for op in insert copy; do
   for shape in pk heap; do
     p="bulk_${op}_${shape}_plain"; e="bulk_${op}_${shape}_exact"; n="bulk_${op}_${shape}_row"; c="bulk_${op}_${shape}_capture"
+    g="bulk_${op}_${shape}_grouped"
     label="INSERT ... SELECT"; [ "$op" = copy ] && label="COPY"
     what="primary key"; [ "$shape" = heap ] && what="bare heap"
     noop_text=""
     [ -n "$noop" ] && noop_text=$(printf 'no-op row %6.0f (%s), no-op capture %6.0f (%s)' "${!n}" "$(ratio "${!n}" "${!p}")" "${!c}" "$(ratio "${!c}" "${!p}")")
     printf '   %-17s %-12s without %6.0f, exact %6.0f   %6s   <= 1.15   %s\n' "$label" "$what" "${!p}" "${!e}" "$(ratio "${!e}" "${!p}")" "$noop_text"
+    printf '   %-17s %-12s grouped by status (4 groups) %6.0f   %6s   <= 1.15\n' "" "" "${!g}" "$(ratio "${!g}" "${!p}")"
   done
 done
 printf '   (exact = count(*) after the loads: %s)\n' "$check_bulk"
