@@ -22,6 +22,7 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -63,13 +64,42 @@ List *column_names(ArrayType *group_by)
     return names;
 }
 
-void append_value(StringInfo out, Datum value, bool isnull, int16 typlen, bool typbyval)
+// Built-in types whose equal values can differ in their bytes, each with
+// the one form its equality keeps (no user code: these are PostgreSQL's own):
+// float 0 and -0, and every NaN, are equal; numeric 1.0 and 1.00 are.
+bool has_canonical_form(Oid type)
+{
+    return type == FLOAT4OID || type == FLOAT8OID || type == NUMERICOID;
+}
+
+Datum canonical(Oid type, Datum value)
+{
+    switch (type) {
+    case FLOAT4OID: {
+        float4 v = DatumGetFloat4(value);
+        return Float4GetDatum(isnan(v) ? get_float4_nan() : v == 0 ? 0.0f : v);
+    }
+    case FLOAT8OID: {
+        float8 v = DatumGetFloat8(value);
+        return Float8GetDatum(isnan(v) ? get_float8_nan() : v == 0 ? 0.0 : v);
+    }
+    case NUMERICOID:
+        // The least scale that keeps the value: equal numerics, one form
+        // (NaN and the infinities are kept as they are).
+        return DirectFunctionCall1(numeric_trim_scale, value);
+    default:
+        return value;
+    }
+}
+
+void append_value(StringInfo out, Datum value, bool isnull, int16 typlen, bool typbyval, Oid type)
 {
     if (isnull) {
         appendStringInfoChar(out, 0);
         return;
     }
     appendStringInfoChar(out, 1);
+    value = canonical(type, value);
     if (typbyval) {
         char bytes[sizeof(Datum)];
         store_att_byval(bytes, value, typlen);
@@ -372,7 +402,7 @@ List *groups_named(const Columns &columns, Condition *conditions)
             Const *value = static_cast<Const *>(list_nth(conditions[i].values, rest % size));
             rest /= size;
             append_value(&buf, value->constvalue, value->constisnull, columns.typlen[i],
-                         columns.typbyval[i]);
+                         columns.typbyval[i], columns.type[i]);
         }
         bytea *group = to_bytea(buf);
         bool known = false;
@@ -471,6 +501,7 @@ bool find_columns_of(Oid relid, ArrayType *group_by, Columns *columns)
         Oid type = get_atttype(relid, attnum);
         int i = columns->count++;
         columns->attnum[i] = attnum;
+        columns->type[i] = getBaseType(type);
         get_typlenbyval(type, &columns->typlen[i], &columns->typbyval[i]);
     }
     return true;
@@ -523,11 +554,13 @@ Columns check_columns(Oid table, ArrayType *group_by)
                                       format_type_be(type))));
         // btequalimage: equal values have equal bytes (what B-tree
         // deduplication relies on); then bytes name a group as equality does.
+        // float and numeric values are given their canonical form first.
         Oid equalimage = get_opfamily_proc(cache->btree_opf, cache->btree_opintype,
                                            cache->btree_opintype, BTEQUALIMAGE_PROC);
-        if (!OidIsValid(equalimage) ||
-            !DatumGetBool(OidFunctionCall1Coll(equalimage, collation,
-                                               ObjectIdGetDatum(cache->btree_opintype))))
+        if (!has_canonical_form(getBaseType(type)) &&
+            (!OidIsValid(equalimage) ||
+             !DatumGetBool(OidFunctionCall1Coll(equalimage, collation,
+                                                ObjectIdGetDatum(cache->btree_opintype)))))
             ereport(ERROR,
                     (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                      errmsg("column \"%s\" cannot be a group column", name),
@@ -536,11 +569,12 @@ Columns check_columns(Oid table, ArrayType *group_by)
                                "type's code for every row.",
                                format_type_be(type),
                                OidIsValid(collation) ? " under the column's collation" : ""),
-                     errhint("Group by integer, text (with a deterministic collation), date, "
-                             "timestamp, uuid, boolean or enum columns; numeric, float and "
+                     errhint("Group by integer, numeric, float, text (with a deterministic "
+                             "collation), date, timestamp, uuid, boolean or enum columns; "
                              "interval values are not.")));
         int i = columns.count++;
         columns.attnum[i] = attnum;
+        columns.type[i] = getBaseType(type);
         get_typlenbyval(type, &columns.typlen[i], &columns.typbyval[i]);
     }
     return columns;
@@ -568,7 +602,7 @@ bytea *group_of_slot(const Columns &columns, TupleTableSlot *slot)
     for (int i = 0; i < columns.count; i++) {
         bool isnull;
         Datum value = slot_getattr(slot, columns.attnum[i], &isnull);
-        append_value(&buf, value, isnull, columns.typlen[i], columns.typbyval[i]);
+        append_value(&buf, value, isnull, columns.typlen[i], columns.typbyval[i], columns.type[i]);
     }
     bytea *group = to_bytea(buf);
     pfree(buf.data);

@@ -37,6 +37,7 @@ struct Columns {
     AttrNumber attnum[kMaxColumns];
     int16 typlen[kMaxColumns];
     bool typbyval[kMaxColumns];
+    Oid type[kMaxColumns];  // the base type (float and numeric values are made canonical)
 };
 
 // Checks group_by (text[] of column names) against table for a

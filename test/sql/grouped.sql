@@ -77,7 +77,9 @@ SELECT try_grouped('SELECT * FROM book', ARRAY['author_id', NULL]) AS null_name;
 SELECT try_grouped('SELECT * FROM book', ARRAY[]::text[]) AS no_columns;
 SELECT try_grouped('SELECT * FROM book', ARRAY['a','b','c','d','e','f','g','h','i']) AS nine;
 SELECT try_grouped('SELECT * FROM book', ARRAY['ctid']) AS system_column;
-SELECT try_grouped('SELECT * FROM book', ARRAY['price']) AS numeric_column;
+CREATE TABLE spans (id int, span interval);
+SELECT try_grouped('SELECT * FROM spans', ARRAY['span']) AS interval_column;
+DROP TABLE spans;
 SELECT try_grouped('SELECT * FROM book', ARRAY[['author_id'], ['status']]) AS two_dimensions;
 SELECT try_grouped('SELECT * FROM book b JOIN book c USING (id)', ARRAY['author_id']) AS join_query;
 SELECT try_grouped('SELECT * FROM book WHERE random() > 0.5', ARRAY['author_id']) AS volatile_query;
@@ -347,6 +349,62 @@ RESET ROLE;
 ALTER TABLE book DISABLE ROW LEVEL SECURITY;
 DROP POLICY only_four ON book;
 REVOKE SELECT ON book FROM grouped_reader;
+
+-- numeric and float groups: equal values that differ in their bytes (1,
+-- 1.0 and 1.00; 0 and -0; every NaN) are one group, as GROUP BY has them,
+-- listed in their canonical form.
+CREATE TABLE measure (id serial, price numeric, ratio float8, small float4);
+INSERT INTO measure (price, ratio, small) VALUES
+  (1, 0, 0), (1.0, '-0', '-0'), (1.00, 'NaN', 'NaN'), (2.5, 'NaN'::float8 * 0, 'Infinity'),
+  (2.50, 1.5, 1.5), ('NaN', '-0', '-Infinity'), (NULL, NULL, NULL), (10, 1e300, 3.25);
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM measure', mode => 'exact',
+                                                    group_by => ARRAY['price'])) AS by_price,
+       fast_count._exact_settle(fast_count_register('SELECT * FROM measure WHERE price > 0', mode => 'exact',
+                                                    group_by => ARRAY['ratio'])) AS by_ratio,
+       fast_count._exact_settle(fast_count_register('SELECT * FROM measure', mode => 'exact',
+                                                    group_by => ARRAY['small'])) AS by_small;
+CREATE FUNCTION canonical_groups() RETURNS TABLE(what text, listed text, grouped text) LANGUAGE sql AS $$
+  SELECT 'price', (SELECT string_agg(coalesce(key[1], 'NULL') || ':' || count, ' ' ORDER BY key[1]::numeric NULLS FIRST)
+                     FROM fast_count_groups('SELECT * FROM measure', group_by => ARRAY['price'])),
+                  (SELECT string_agg(coalesce(g::text, 'NULL') || ':' || c, ' ' ORDER BY g NULLS FIRST)
+                     FROM (SELECT trim_scale(price) g, count(*) c FROM measure GROUP BY 1) s)
+  UNION ALL
+  SELECT 'ratio', (SELECT string_agg(coalesce(key[1], 'NULL') || ':' || count, ' ' ORDER BY key[1]::float8 NULLS FIRST)
+                     FROM fast_count_groups('SELECT * FROM measure WHERE price > 0', group_by => ARRAY['ratio'])),
+                  (SELECT string_agg(coalesce(g::text, 'NULL') || ':' || c, ' ' ORDER BY g NULLS FIRST)
+                     FROM (SELECT ratio + 0 g, count(*) c FROM measure WHERE price > 0 GROUP BY 1) s)
+  UNION ALL
+  SELECT 'small', (SELECT string_agg(coalesce(key[1], 'NULL') || ':' || count, ' ' ORDER BY key[1]::float4 NULLS FIRST)
+                     FROM fast_count_groups('SELECT * FROM measure', group_by => ARRAY['small'])),
+                  (SELECT string_agg(coalesce(g::text, 'NULL') || ':' || c, ' ' ORDER BY g NULLS FIRST)
+                     FROM (SELECT small + 0 g, count(*) c FROM measure GROUP BY 1) s)
+$$;
+SELECT what, listed, listed = grouped AS same FROM canonical_groups();
+SELECT grouped_hits() AS hits_before \gset
+SELECT fast_count('SELECT * FROM measure WHERE price = 1.000') = count(*) FILTER (WHERE price = 1) AS one,
+       fast_count('SELECT * FROM measure WHERE price IN (1, 2.5)') = count(*) FILTER (WHERE price IN (1, 2.5)) AS in_list,
+       fast_count('SELECT * FROM measure WHERE price = ''NaN''') = count(*) FILTER (WHERE price = 'NaN') AS nan,
+       fast_count('SELECT * FROM measure WHERE price > 0 AND ratio = 0') = count(*) FILTER (WHERE price > 0 AND ratio = 0) AS zero,
+       fast_count('SELECT * FROM measure WHERE price > 0 AND ratio = ''-0''') = count(*) FILTER (WHERE price > 0 AND ratio = 0) AS minus_zero,
+       fast_count('SELECT * FROM measure WHERE price > 0 AND ratio = ''NaN''') = count(*) FILTER (WHERE price > 0 AND ratio = 'NaN') AS float_nan,
+       fast_count('SELECT * FROM measure WHERE small = ''-0''') = count(*) FILTER (WHERE small = 0) AS float4_zero
+  FROM measure;
+SELECT grouped_hits() - :hits_before AS served_from_groups;
+-- Writes into and between groups of equal values written differently.
+INSERT INTO measure (price, ratio, small) VALUES (1.0000, '-0'::float8, '-0'), (2.500, 'NaN', 'NaN');
+UPDATE measure SET price = 1.0, ratio = 0 WHERE price = 2.50 AND ratio = 1.5;
+UPDATE measure SET ratio = 'NaN', small = 'NaN' WHERE price = 10;
+DELETE FROM measure WHERE price = 1.00 AND ratio = 'NaN';
+SELECT what, listed, listed = grouped AS same FROM canonical_groups();
+SELECT fast_count('SELECT * FROM measure WHERE price = 1') = count(*) FILTER (WHERE price = 1) AS one_after,
+       fast_count('SELECT * FROM measure WHERE price > 0 AND ratio = 0') = count(*) FILTER (WHERE price > 0 AND ratio = 0) AS zero_after,
+       fast_count('SELECT * FROM measure WHERE price > 0 AND ratio = ''NaN''') = count(*) FILTER (WHERE price > 0 AND ratio = 'NaN') AS nan_after
+  FROM measure;
+SELECT fast_count_unregister('SELECT * FROM measure', group_by => ARRAY['price']),
+       fast_count_unregister('SELECT * FROM measure WHERE price > 0', group_by => ARRAY['ratio']),
+       fast_count_unregister('SELECT * FROM measure', group_by => ARRAY['small']);
+DROP FUNCTION canonical_groups();
+DROP TABLE measure;
 
 -- Unregistering: without group_by it is not the grouped registration.
 SELECT fast_count_unregister('SELECT * FROM book WHERE status = 1');
