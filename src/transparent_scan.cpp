@@ -2,6 +2,7 @@
 
 #include "pg/pg_boundary.hpp"
 #include "query_identity.hpp"
+#include "query_memo.hpp"
 #include "refresher.hpp"
 #include "settings.hpp"
 #include "transparent_cache.hpp"
@@ -75,7 +76,8 @@ Node *create_state(CustomScan *cscan)
     auto *state = reinterpret_cast<FastCountState *>(newNode(sizeof(FastCountState),
                                                               T_CustomScanState));
     state->css.methods = &exec_methods;
-    state->row_set = castNode(Query, linitial(cscan->custom_private));
+    // nullptr in a plan without its child: made when needed.
+    state->row_set = static_cast<Query *>(linitial(cscan->custom_private));
     state->text = strVal(lsecond(cscan->custom_private));
     if (list_length(cscan->custom_private) >= 4)
         state->serial = (static_cast<uint64>(intVal(lfourth(cscan->custom_private))) << 31) |
@@ -135,6 +137,10 @@ bool look_up(FastCountState *state)
             return refresher::serve_transparent(kept, level, &state->answer);
     }
     transparent_cache::Moment moment = transparent_cache::now();
+    if (state->row_set == nullptr && state->statement != nullptr)
+        state->row_set = counted_row_set(state->statement);
+    if (state->row_set == nullptr)
+        return false;
     Query *row_set = static_cast<Query *>(copyObject(state->row_set));
     const QueryIdentity *identity = identity_of_row_set(row_set, params, state->text);
     if (identity == nullptr || identity->uncacheable != nullptr)
@@ -316,10 +322,21 @@ bool cacheable_shape(Query *row_set, const char *text, const QueryIdentity **com
     return identity == nullptr || identity->uncacheable == nullptr;
 }
 
+// Looked up again after any invalidation (creating or dropping the
+// extension is one).
 bool installed()
 {
-    Oid schema = get_namespace_oid("fast_count", true);
-    return OidIsValid(schema) && OidIsValid(get_relname_relid("entries", schema));
+    static uint64 generation = 0;
+    static bool known = false;
+    static bool result = false;
+    uint64 now = query_memo::invalidations();
+    if (!known || generation != now) {
+        Oid schema = get_namespace_oid("fast_count", true);
+        result = OidIsValid(schema) && OidIsValid(get_relname_relid("entries", schema));
+        generation = now;
+        known = true;
+    }
+    return result;
 }
 
 PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bound)
@@ -331,18 +348,19 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
         (options & CURSOR_OPT_SCROLL) == 0 && !InSecurityRestrictedOperation() &&
         !IsParallelWorker() && !IsBinaryUpgrade) {
         cpp_entry([&] {
-            Query *candidate = counted_row_set(parse);
-            if (candidate == nullptr || !installed())
+            if (!installed())
                 return Datum(0);
             transparent_cache::Moment moment = transparent_cache::now();
-            const QueryIdentity *complete =
-                transparent_cache::find_planned(text, candidate, moment);
+            // The same statement accepted before (the simple protocol plans
+            // every execution): its identity, without recognising it again.
+            const QueryIdentity *complete = transparent_cache::find_planned(text, parse, moment);
+            Query *candidate = nullptr;
             if (complete == nullptr) {
-                if (!cacheable_shape(candidate, text, &complete))
+                candidate = counted_row_set(parse);
+                if (candidate == nullptr || !cacheable_shape(candidate, text, &complete))
                     return Datum(0);
-                transparent_cache::remember_planned(text, candidate, complete, moment);
+                complete = transparent_cache::remember_planned(text, parse, complete, moment);
             }
-            row_set = candidate;
             serial = transparent_cache::new_plan_serial();
             // Its first execution, just after, need not derive it again.
             transparent_cache::remember(serial, complete, moment);
@@ -350,6 +368,10 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
             // plan can wait for a miss.
             defer = complete != nullptr && explaining == 0 &&
                     transparent_deferred::deferrable(parse);
+            // A deferred plan's row set is made when an execution needs it.
+            if (!defer && candidate == nullptr)
+                candidate = counted_row_set(parse);
+            row_set = candidate;
             return Datum(0);
         });
     }
@@ -361,7 +383,7 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
         return transparent_deferred::plan_without_child(parse, cscan);
     }
     PlannedStmt *stmt = plan_as_written(parse, text, options, bound);
-    if (row_set != nullptr && stmt->planTree != nullptr &&
+    if (row_set != nullptr && serial != 0 && stmt->planTree != nullptr &&
         list_length(stmt->planTree->targetlist) == 1)
         stmt->planTree = wrap_plan(stmt, row_set, text, serial);
     return stmt;
