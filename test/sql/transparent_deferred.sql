@@ -45,6 +45,24 @@ SELECT shelf_count();
 SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM shelf WHERE status = 3', mode => 'exact')) IS NOT NULL AS registered;
 EXECUTE shelf3;
 
+-- A cached plan keeps the identity its text had at plan time, lent by the
+-- plan-time memo; once other texts took the memo's place, it derives it
+-- again rather than read theirs (here: another count, registered).
+SELECT fast_count._exact_settle(fast_count_register('SELECT * FROM shelf WHERE status = 1', mode => 'exact')) IS NOT NULL AS registered;
+EXECUTE shelf3;
+DO $$
+DECLARE n bigint;
+BEGIN
+  FOR i IN 1..60 LOOP
+    EXECUTE format('SELECT count(*) FROM shelf WHERE status = 1 /* %s */', i) INTO n;
+    IF n <> 100 THEN RAISE EXCEPTION 'status 1: % rows', n; END IF;
+  END LOOP;
+END $$;
+SELECT shelf_hits() AS hits_before;
+EXECUTE shelf3;
+SELECT shelf_hits() AS hits_after_1;
+SELECT fast_count_unregister('SELECT * FROM shelf WHERE status = 1');
+
 -- A miss runs under the statement's snapshot: a cursor's count misses
 -- rows written after it was opened.
 BEGIN;
