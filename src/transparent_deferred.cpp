@@ -178,6 +178,9 @@ void show_statement(QueryDesc *desc, ExplainState *es)
     bool settings = es->settings;
     es->settings = false;
     ExplainPrintPlan(es, desc);
+    // Where EXPLAIN prints it for a statement (the node's is empty).
+    if (es->costs)
+        ExplainPrintJITSummary(es, desc);
     es->pstmt = pstmt;
     es->rtable = rtable;
     es->rtable_names = rtable_names;
@@ -185,15 +188,6 @@ void show_statement(QueryDesc *desc, ExplainState *es)
     es->printed_subplans = printed_subplans;
     es->hide_workers = hide_workers;
     es->settings = settings;
-}
-
-bool run_statement(const Query *statement, const char *text, int options,
-                   planner_hook_type planner, EState *estate, Datum *value, bool *isnull)
-{
-    QueryDesc *desc = start_statement(statement, text, options, planner, estate, 0);
-    bool got = run_started(desc, value, isnull);
-    end_statement(desc, true);
-    return got;
 }
 
 } // namespace fast_count::transparent_deferred

@@ -34,21 +34,16 @@ bool deferrable(const Query *statement);
 // its target list is set here) as its tree.
 PlannedStmt *plan_without_child(Query *statement, CustomScan *scan);
 
-// For EXPLAIN (eflags: EXEC_FLAG_EXPLAIN_ONLY) and instrumented runs
-// (estate->es_instrument): statement planned and started, to show under
-// the node, and run on a miss (run_started); end_statement() ends it (ran:
-// whether run_started() did).
+// statement planned now with planner (which must not be fast_count's
+// hook) and started under estate's snapshot, parameters and
+// instrumentation (eflags: only EXEC_FLAG_EXPLAIN_ONLY counts): for EXPLAIN
+// (shown under the node), or for a miss. run_started() runs it for its one
+// row (false: none); end_statement() ends it (ran: whether it ran).
 QueryDesc *start_statement(const Query *statement, const char *text, int options,
                            planner_hook_type planner, EState *estate, int eflags);
 bool run_started(QueryDesc *desc, Datum *value, bool *isnull);
 void end_statement(QueryDesc *desc, bool ran);
 // Prints its plan under the node's (from the node's ExplainCustomScan).
 void show_statement(QueryDesc *desc, ExplainState *es);
-
-// The one row statement returns, planned now with planner (which must not
-// be fast_count's hook) and run under estate's snapshot and parameters.
-// false: it returned no row.
-bool run_statement(const Query *statement, const char *text, int options,
-                   planner_hook_type planner, EState *estate, Datum *value, bool *isnull);
 
 } // namespace fast_count::transparent_deferred

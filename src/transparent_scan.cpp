@@ -61,8 +61,8 @@ struct FastCountState {
     bool hit;
     bool returned;  // the hit's row went out
     refresher::TransparentAnswer answer;
-    QueryDesc *shown;  // the statement, started at once to be shown by EXPLAIN
-    bool ran;          // a statement planned on a miss ran; its row:
+    QueryDesc *shown;  // the statement: started for EXPLAIN, or run on a miss
+    bool ran;          // it ran; its row:
     bool has_row;
     bool isnull;
     Datum value;
@@ -167,14 +167,15 @@ TupleTableSlot *exec_scan(CustomScanState *node)
         return ExecProcNode(outerPlanState(node));
     }
     if (!state->hit && !state->ran) {
-        state->ran = true;
-        if (state->shown != nullptr)
-            state->has_row =
-                transparent_deferred::run_started(state->shown, &state->value, &state->isnull);
-        else
-            state->has_row = transparent_deferred::run_statement(
+        // Kept until the node ends: EXPLAIN (auto_explain's too) shows
+        // what ran.
+        if (state->shown == nullptr)
+            state->shown = transparent_deferred::start_statement(
                 state->statement, state->text, state->options, plan_as_written,
-                node->ss.ps.state, &state->value, &state->isnull);
+                node->ss.ps.state, 0);
+        state->ran = true;
+        state->has_row =
+            transparent_deferred::run_started(state->shown, &state->value, &state->isnull);
     }
     if (state->returned || (!state->hit && !state->has_row))
         return nullptr;
@@ -242,7 +243,7 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es)
 {
     auto *state = reinterpret_cast<FastCountState *>(node);
     // A plan made without the statement's, shown where nothing started it
-    // (auto_explain without ANALYZE).
+    // (auto_explain without ANALYZE, of a hit).
     if (state->statement != nullptr && state->shown == nullptr)
         ExplainPropertyText("Count Plan", "made on a miss", es);
     explain_answer(state, es);
