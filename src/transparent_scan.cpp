@@ -113,6 +113,23 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags)
             state->statement, state->text, state->options, plan_as_written, estate, eflags);
 }
 
+// Looked up again after any invalidation (creating or dropping the
+// extension is one).
+bool installed()
+{
+    static uint64 generation = 0;
+    static bool known = false;
+    static bool result = false;
+    uint64 now = query_memo::invalidations();
+    if (!known || generation != now) {
+        Oid schema = get_namespace_oid("fast_count", true);
+        result = OidIsValid(schema) && OidIsValid(get_relname_relid("entries", schema));
+        generation = now;
+        known = true;
+    }
+    return result;
+}
+
 refresher::Transparent level_now()
 {
     return static_cast<refresher::Transparent>(settings::transparent);
@@ -124,7 +141,7 @@ refresher::Transparent level_now()
 bool look_up(FastCountState *state)
 {
     if (settings::transparent == 0 || !settings::enabled || InSecurityRestrictedOperation() ||
-        IsParallelWorker() || !OidIsValid(get_namespace_oid("fast_count", true)))
+        IsParallelWorker() || !installed())
         return false;
     EState *estate = state->css.ss.ps.state;
     ParamListInfo params = estate->es_param_list_info;
@@ -321,23 +338,6 @@ bool cacheable_shape(Query *row_set, const char *text, const QueryIdentity **com
     // Unbound parameters make no identity here; their values decide later.
     *complete = identity != nullptr && identity->uncacheable == nullptr ? identity : nullptr;
     return identity == nullptr || identity->uncacheable == nullptr;
-}
-
-// Looked up again after any invalidation (creating or dropping the
-// extension is one).
-bool installed()
-{
-    static uint64 generation = 0;
-    static bool known = false;
-    static bool result = false;
-    uint64 now = query_memo::invalidations();
-    if (!known || generation != now) {
-        Oid schema = get_namespace_oid("fast_count", true);
-        result = OidIsValid(schema) && OidIsValid(get_relname_relid("entries", schema));
-        generation = now;
-        known = true;
-    }
-    return result;
 }
 
 PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bound)

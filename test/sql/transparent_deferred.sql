@@ -142,3 +142,15 @@ DROP FUNCTION shelf_count();
 DROP FUNCTION shelf_hits();
 REVOKE USAGE ON SCHEMA fast_count FROM deferred_reader;
 DROP ROLE deferred_reader;
+
+-- Without the extension nothing is intercepted; created again, counts are.
+CREATE TABLE gone (id int);
+INSERT INTO gone VALUES (1), (2), (3);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gone;
+DROP EXTENSION fast_count;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gone;
+SELECT count(*) FROM gone;
+CREATE EXTENSION fast_count;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gone;
+SELECT count(*) FROM gone;
+DROP TABLE gone;
