@@ -63,13 +63,23 @@ EXECUTE shelf3;
 SELECT shelf_hits() AS hits_after_1;
 SELECT fast_count_unregister('SELECT * FROM shelf WHERE status = 1');
 
--- A miss runs under the statement's snapshot: a cursor's count misses
--- rows written after it was opened.
+-- Under the statement's snapshot: a cursor's count misses rows written
+-- after it was opened, by a miss (run under it), by an exact registration
+-- (this transaction's changes are not summed for a snapshot that does not
+-- see them all), and through fast_count().
 BEGIN;
 DECLARE miss_cursor CURSOR FOR SELECT count(*) FROM shelf WHERE status = 4;
-INSERT INTO shelf VALUES (503, 4, 'late');
+DECLARE hit_cursor CURSOR FOR SELECT count(*) FROM shelf WHERE status = 3;
+DECLARE call_cursor CURSOR FOR SELECT fast_count('SELECT * FROM shelf WHERE status = 3');
+INSERT INTO shelf VALUES (502, 3, 'late'), (503, 4, 'late');
 FETCH miss_cursor;
+FETCH hit_cursor;
+FETCH call_cursor;
+SELECT count(*) FROM shelf WHERE status = 3;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM shelf WHERE status = 3;
 SELECT count(*) FROM shelf WHERE status = 4;
+DECLARE later_cursor CURSOR FOR SELECT count(*) FROM shelf WHERE status = 3;
+FETCH later_cursor;
 ROLLBACK;
 
 -- A transaction that wrote first, under a periodic registration: the live
