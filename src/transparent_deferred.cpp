@@ -90,15 +90,7 @@ PlannedStmt *plan_without_child(Query *statement, CustomScan *scan)
 {
     const TargetEntry *count = linitial_node(TargetEntry, statement->targetList);
     const Node *expr = reinterpret_cast<const Node *>(count->expr);
-    // The node's one column is the count expression, shown by EXPLAIN
-    // VERBOSE as the child's would be.
-    Var *column =
-        makeVar(INDEX_VAR, 1, exprType(expr), exprTypmod(expr), exprCollation(expr), 0);
     Plan *plan = &scan->scan.plan;
-    plan->targetlist = list_make1(
-        makeTargetEntry(reinterpret_cast<Expr *>(column), 1, count->resname, false));
-    scan->custom_scan_tlist = list_make1(makeTargetEntry(
-        static_cast<Expr *>(copyObjectImpl(count->expr)), 1, count->resname, false));
     plan->startup_cost = 0;
     plan->total_cost = 0;
     plan->plan_rows = 1;

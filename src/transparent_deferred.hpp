@@ -30,8 +30,8 @@ namespace fast_count::transparent_deferred {
 // Whether statement (a count of row_set) may be deferred at all.
 bool deferrable(const Query *statement);
 
-// The plan of statement with scan (the FastCount node, without a child;
-// its target list is set here) as its tree.
+// The plan of statement with scan (the FastCount node, without a child,
+// its output set) as its tree.
 PlannedStmt *plan_without_child(Query *statement, CustomScan *scan);
 
 // statement planned now with planner (which must not be fast_count's

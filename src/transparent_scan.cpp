@@ -21,6 +21,7 @@ extern "C" {
 #include "nodes/execnodes.h"
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
 #include "tcop/tcopprot.h"
@@ -300,9 +301,26 @@ CustomScan *make_node(Query *row_set, const char *text, uint64 serial)
     return cscan;
 }
 
+// The node's one column is its scan tuple's (no projection: a projection
+// is an expression, which a plan worth compiling would compile at every
+// execution), described as the statement's count expression, which EXPLAIN
+// VERBOSE shows.
+void set_output(CustomScan *cscan, const TargetEntry *count)
+{
+    const Node *expr = reinterpret_cast<const Node *>(count->expr);
+    Var *column =
+        makeVar(INDEX_VAR, 1, exprType(expr), exprTypmod(expr), exprCollation(expr), 0);
+    cscan->scan.plan.targetlist = list_make1(
+        makeTargetEntry(reinterpret_cast<Expr *>(column), 1, count->resname, false));
+    cscan->custom_scan_tlist = list_make1(makeTargetEntry(
+        static_cast<Expr *>(copyObjectImpl(count->expr)), 1, count->resname, false));
+}
+
 // The FastCount node over the statement's plan: one output column, the
-// child's count, passed through on a miss.
-Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text, uint64 serial)
+// child's count, passed through on a miss. count: the statement's target
+// entry as it was before planning.
+Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text, uint64 serial,
+                const TargetEntry *count)
 {
     Plan *child = stmt->planTree;
     CustomScan *cscan = make_node(row_set, text, serial);
@@ -316,13 +334,7 @@ Plan *wrap_plan(PlannedStmt *stmt, Query *row_set, const char *text, uint64 seri
     foreach (lc, stmt->subplans)
         id = Max(id, max_plan_node_id(static_cast<Plan *>(lfirst(lc))));
     plan->plan_node_id = id + 1;
-    foreach (lc, child->targetlist) {
-        TargetEntry *target = lfirst_node(TargetEntry, lc);
-        Var *var = makeVarFromTargetEntry(OUTER_VAR, target);
-        plan->targetlist = lappend(
-            plan->targetlist, makeTargetEntry(reinterpret_cast<Expr *>(var), target->resno,
-                                              target->resname, target->resjunk));
-    }
+    set_output(cscan, count);
     plan->lefttree = child;
     return plan;
 }
@@ -381,12 +393,18 @@ PlannedStmt *plan(Query *parse, const char *text, int options, ParamListInfo bou
         CustomScan *cscan = make_node(row_set, text, serial);
         cscan->custom_private = lappend(cscan->custom_private, parse);
         cscan->custom_private = lappend(cscan->custom_private, makeInteger(options));
+        set_output(cscan, linitial_node(TargetEntry, parse->targetList));
         return transparent_deferred::plan_without_child(parse, cscan);
     }
+    // The planner rewrites the statement's target list in place.
+    const TargetEntry *count =
+        row_set != nullptr
+            ? static_cast<TargetEntry *>(copyObjectImpl(linitial(parse->targetList)))
+            : nullptr;
     PlannedStmt *stmt = plan_as_written(parse, text, options, bound);
-    if (row_set != nullptr && serial != 0 && stmt->planTree != nullptr &&
+    if (count != nullptr && serial != 0 && stmt->planTree != nullptr &&
         list_length(stmt->planTree->targetlist) == 1)
-        stmt->planTree = wrap_plan(stmt, row_set, text, serial);
+        stmt->planTree = wrap_plan(stmt, row_set, text, serial, count);
     return stmt;
 }
 
