@@ -28,6 +28,7 @@ REGRESS += transparent
 REGRESS += grouped
 REGRESS += exact_shared
 REGRESS += exact_bulk
+REGRESS += transparent_deferred
 REGRESS += upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=test/regress.conf \
 	--inputdir=test --outputdir=results_regress --load-extension=$(EXTENSION)

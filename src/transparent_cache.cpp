@@ -35,6 +35,10 @@ struct Kept {
     QueryIdentity *identity;
     int nparams;
     KeptParam *params;
+    // Or the identity of a plan-time slot (no copy), while that slot keeps
+    // the same one.
+    int borrowed;  // -1: none
+    uint64 borrowed_version;
 };
 
 int param_count(ParamListInfo params)
@@ -78,14 +82,24 @@ constexpr int kPlanned = 16;
 struct Planned {
     bool used;
     uint32 hash;
+    uint64 version;  // moves whenever the slot is reused
     Moment moment;
     MemoryContext context;
     char *text;
-    Query *row_set;
+    Query *statement;
     QueryIdentity *identity;
 };
 
 Planned planned[kPlanned];
+uint64 planned_versions = 0;
+
+int planned_slot_of(const QueryIdentity *identity)
+{
+    for (int i = 0; i < kPlanned; i++)
+        if (planned[i].used && planned[i].identity == identity)
+            return i;
+    return -1;
+}
 
 uint32 text_hash(const char *text)
 {
@@ -113,6 +127,23 @@ void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment
         if (!params->params[i].isnull && !OidIsValid(params->params[i].ptype))
             return;  // a value of no known type: nothing to compare it by
     Kept &slot = kept[serial % kEntries];
+    slot.serial = 0;  // until it is complete
+    // An identity just found or kept at plan time, without parameters: the
+    // plan-time slot has it (the simple protocol plans every execution).
+    int borrowed = param_count(params) == 0 ? planned_slot_of(identity) : -1;
+    if (borrowed >= 0) {
+        if (slot.context != nullptr)
+            MemoryContextReset(slot.context);
+        slot.identity = nullptr;
+        slot.nparams = 0;
+        slot.params = nullptr;
+        slot.borrowed = borrowed;
+        slot.borrowed_version = planned[borrowed].version;
+        slot.moment = moment;
+        slot.serial = serial;
+        return;
+    }
+    slot.borrowed = -1;
     if (slot.context == nullptr)
         slot.context = AllocSetContextCreate(TopMemoryContext, "fast_count transparent plan",
                                              ALLOCSET_SMALL_SIZES);
@@ -148,10 +179,14 @@ const QueryIdentity *find(uint64 serial, ParamListInfo params)
     // An invalidation, another role or other settings: derive again.
     if (!same_moment(slot.moment, now()))
         return nullptr;
+    if (slot.borrowed >= 0) {
+        const Planned &source = planned[slot.borrowed];
+        return source.used && source.version == slot.borrowed_version ? source.identity : nullptr;
+    }
     return slot.identity;
 }
 
-const QueryIdentity *find_planned(const char *text, const Query *row_set, const Moment &moment)
+const QueryIdentity *find_planned(const char *text, const Query *statement, const Moment &moment)
 {
     if (text == nullptr)
         return nullptr;
@@ -159,16 +194,16 @@ const QueryIdentity *find_planned(const char *text, const Query *row_set, const 
     const Planned &slot = planned[hash % kPlanned];
     // equal() ignores token locations, which no key depends on.
     if (!slot.used || slot.hash != hash || !same_moment(slot.moment, moment) ||
-        strcmp(slot.text, text) != 0 || !equal(slot.row_set, row_set))
+        strcmp(slot.text, text) != 0 || !equal(slot.statement, statement))
         return nullptr;
     return slot.identity;
 }
 
-void remember_planned(const char *text, const Query *row_set, const QueryIdentity *identity,
-                      const Moment &moment)
+const QueryIdentity *remember_planned(const char *text, const Query *statement,
+                                      const QueryIdentity *identity, const Moment &moment)
 {
     if (text == nullptr || identity == nullptr)
-        return;
+        return identity;
     uint32 hash = text_hash(text);
     Planned &slot = planned[hash % kPlanned];
     if (slot.context == nullptr)
@@ -177,14 +212,16 @@ void remember_planned(const char *text, const Query *row_set, const QueryIdentit
     else
         MemoryContextReset(slot.context);
     slot.used = false;  // until the copies are complete (they may fail)
+    slot.version = ++planned_versions;
     MemoryContext caller = MemoryContextSwitchTo(slot.context);
     slot.text = pstrdup(text);
-    slot.row_set = static_cast<Query *>(copyObjectImpl(row_set));
+    slot.statement = static_cast<Query *>(copyObjectImpl(statement));
     slot.identity = copy_identity(identity);
     MemoryContextSwitchTo(caller);
     slot.hash = hash;
     slot.moment = moment;
     slot.used = true;
+    return slot.identity;
 }
 
 } // namespace fast_count::transparent_cache

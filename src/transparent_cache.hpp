@@ -38,10 +38,13 @@ void remember(uint64 serial, const QueryIdentity *identity, const Moment &moment
 const QueryIdentity *find(uint64 serial, ParamListInfo params = nullptr);
 
 // Plan time (the simple protocol plans the same text again and again): the
-// identity derived for an equal row set of the same text, at the same
-// moment, or nullptr. Valid until the next remember_planned().
-const QueryIdentity *find_planned(const char *text, const Query *row_set, const Moment &moment);
-void remember_planned(const char *text, const Query *row_set, const QueryIdentity *identity,
-                      const Moment &moment);
+// identity derived for an equal statement (its rewritten tree: what the
+// text meant then) of the same text, at the same moment, or nullptr; only
+// statements accepted as counts are kept. Valid until the next
+// remember_planned(), which returns its copy (or identity, when not kept).
+// remember() of such an identity borrows it rather than copy it.
+const QueryIdentity *find_planned(const char *text, const Query *statement, const Moment &moment);
+const QueryIdentity *remember_planned(const char *text, const Query *statement,
+                                      const QueryIdentity *identity, const Moment &moment);
 
 } // namespace fast_count::transparent_cache

@@ -58,6 +58,13 @@ using Stretches = boost::container::vector<Stretch, MemoryContextAllocator<Stret
 Stretches *stretches = nullptr;
 int active = 0;  // stretches in use, the first ones
 MemoryContext group_memory = nullptr;  // groups' values, reset at transaction end
+// The command of this transaction's latest change (any key), or none.
+CommandId last_change = InvalidCommandId;
+
+void note_change()
+{
+    last_change = GetCurrentCommandId(false);
+}
 
 Stretches &all()
 {
@@ -161,6 +168,7 @@ Record &at_current_level(const pg_uuid_t &key)
 
 void clear()
 {
+    last_change = InvalidCommandId;
     if (stretches == nullptr)
         return;
     for (int i = 0; i < active; i++)
@@ -230,6 +238,7 @@ void add(const pg_uuid_t &key, int64 delta)
     Record &record = at_current_level(key);
     record.delta += delta;
     record.touched = true;
+    note_change();
 }
 
 void add_group(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group, int64 delta)
@@ -245,6 +254,7 @@ void add_group(const pg_uuid_t &key, const pg_uuid_t &parent, const bytea *group
     }
     record.delta += delta;
     at_current_level(parent).touched = true;
+    note_change();
 }
 
 void rebase(const pg_uuid_t &key)
@@ -254,6 +264,13 @@ void rebase(const pg_uuid_t &key)
     record.delta = 0;
     record.rebased = true;
     record.touched = false;
+    note_change();
+}
+
+bool pending_seen_by(Snapshot snapshot)
+{
+    // A row a command wrote is seen by snapshots of later commands only.
+    return last_change == InvalidCommandId || last_change < snapshot->curcid;
 }
 
 bool untouched_since_rebase(const pg_uuid_t &key)

@@ -12,6 +12,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "utils/snapshot.h"
 #include "utils/uuid.h"
 }
 
@@ -44,6 +45,11 @@ void rekey(const pg_uuid_t &key, const pg_uuid_t &new_key);
 // (what a reader in this transaction adds to the committed rows); parent:
 // the grouped registration of a group's key.
 int64 pending(const pg_uuid_t &key, const pg_uuid_t *parent = nullptr);
+
+// Whether snapshot sees every change this transaction made so far: only
+// then does pending() add to what it sees exactly. A cursor opened before a
+// write does not see the write, nor does the writing command itself.
+bool pending_seen_by(Snapshot snapshot);
 
 // This transaction's own unwritten changes of each group of parent
 // (exact_store::GroupSum *, non-zero ones; their group bytes live until

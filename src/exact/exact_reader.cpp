@@ -78,6 +78,9 @@ const ServedBy *served_by(const QueryIdentity *identity, const pg_uuid_t &key)
 bool read_established(const QueryIdentity *identity, const Entry &entry, int64 *count)
 {
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+    // This transaction's changes are summed, not read under snapshot.
+    if (!exact_deltas::pending_seen_by(snapshot))
+        return false;
     const ServedBy *groups = served_by(identity, entry.key);
     if (groups == nullptr) {
         int64 mirrored;
@@ -133,7 +136,8 @@ List *read_groups(const QueryIdentity *identity, const pg_uuid_t &key, ArrayType
     exact_store::Sum epoch = exact_store::sum(key, snapshot);
     // A query that can no longer be kept (row-level security enabled since,
     // say) is counted as the caller, with what the caller may see.
-    if (identity->uncacheable == nullptr && based_currently(key, epoch)) {
+    if (identity->uncacheable == nullptr && exact_deltas::pending_seen_by(snapshot) &&
+        based_currently(key, epoch)) {
         // What the snapshot sees, and this transaction's own changes.
         List *seen = exact_store::group_sums(key, snapshot);
         HTAB *sums = exact_store::new_group_sums("fast_count groups read", list_length(seen));
