@@ -218,9 +218,10 @@ void invalidate_locked(Slot *slot)
 }
 
 // A slot for a key that has none: a free one, or one no longer valid, or
-// the least recently used one if no statement used it in the last second
-// (so that keys read once, such as many groups each read now and then, do
-// not take turns pushing out the ones read all the time).
+// the least recently used one if no statement used it in the last two
+// seconds (last_used lags by up to a second, touch()), so that keys read
+// once, such as many groups each read now and then, do not take turns
+// pushing out the ones read all the time.
 void create_slot(const Tag &tag, Oid catalog, const pg_uuid_t *parent)
 {
     LWLockAcquire(directory_lock(), LW_EXCLUSIVE);
@@ -246,7 +247,7 @@ void create_slot(const Tag &tag, Oid catalog, const pg_uuid_t *parent)
     // its key reads its rows until it has a slot again.
     if (chosen < 0) {
         uint64 now = static_cast<uint64>(GetCurrentStatementStartTimestamp());
-        uint64 oldest = now > USECS_PER_SEC ? now - USECS_PER_SEC : 0;
+        uint64 oldest = now > 2 * USECS_PER_SEC ? now - 2 * USECS_PER_SEC : 0;
         int victim = -1;
         for (int i = 0; i < kSlots; i++) {
             uint64 used = pg_atomic_read_u64(&shared->slots[i].last_used);

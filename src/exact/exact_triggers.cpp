@@ -77,7 +77,6 @@ struct Counted {
     KeyMemo *key_memo;
 };
 
-
 enum class Kind { kRow, kStatement, kTruncate };
 
 // What one trigger (on one relation) does, built on first use.
