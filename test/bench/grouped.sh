@@ -54,15 +54,9 @@ args=(--rows "$rows" --seconds "$seconds" --rounds "$rounds" --scale-rows "$scal
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$("$PG_CONFIG" --bindir)
-if [ ! -f "$("$PG_CONFIG" --pkglibdir)/fast_count.so" ]; then
-  echo "fast_count is not installed in $("$PG_CONFIG" --pkglibdir): make install PG_CONFIG=$PG_CONFIG" >&2
-  exit 1
-fi
-if [ "$(id -u)" -eq 0 ]; then
-  work=$(mktemp -d /tmp/fast_count-bench.XXXXXX)
-  chown postgres "$work"
-  exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" BENCH_WORK="$work" bash "$0" "${args[@]}"
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_installed
+run_as_postgres "${args[@]}"
 work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -107,33 +101,12 @@ value() { "$bindir/psql" -X -At -v ON_ERROR_STOP=1 -c "$1"; }
 tps() {  # pgbench options... -> tps
   "$bindir/pgbench" -n "$@" 2>>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1
 }
-# CPU time of the whole cluster (every backend, the worker, autovacuum and
-# the other auxiliary processes), in clock ticks: live children of the
-# postmaster plus what its exited children used. Per transaction, it
-# counts what a write costs whatever else the machine's cores are doing.
-cluster_ticks() {
-  local pm
-  pm=$(head -1 "$data/postmaster.pid")
-  # (a postgres process's name has no space: the fields are as numbered)
-  cat /proc/[0-9]*/stat 2>/dev/null |
-    awk -v pm="$pm" '$1 == pm { t += $14 + $15 + $16 + $17 } $4 == pm { t += $14 + $15 } END { print t + 0 }'
-}
-hz=$(getconf CLK_TCK)
 write_run() {  # pgbench options... -> "tps cpu_us_per_transaction"
-  local before after out n
-  before=$(cluster_ticks)
-  out=$("$bindir/pgbench" -n "$@" 2>>"$work/pgbench.err")
-  sleep 0.2  # the clients' backends have exited and been waited for
-  after=$(cluster_ticks)
-  n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
-  echo "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)" \
-       "$(awk -v t="$((after - before))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+  pgbench_with_cpu "$data" "$bindir/pgbench" "$work/pgbench.err" "$@"
 }
 ms_of() {  # SQL -> milliseconds (psql \timing)
   "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
 }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 log() { echo "[$(date +%T)] $*" >&2; }
 wait_ready() {  # query text -> waits until its exact registration is ready
   for _ in $(seq 1200); do

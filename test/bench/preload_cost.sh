@@ -37,16 +37,9 @@ done
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$("$PG_CONFIG" --bindir)
-if [ ! -f "$("$PG_CONFIG" --pkglibdir)/fast_count.so" ]; then
-  echo "fast_count is not installed in $("$PG_CONFIG" --pkglibdir): make install PG_CONFIG=$PG_CONFIG" >&2
-  exit 1
-fi
-if [ "$(id -u)" -eq 0 ]; then
-  work=$(mktemp -d /tmp/fast_count-bench.XXXXXX)
-  chown postgres "$work"
-  exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" BENCH_WORK="$work" \
-    bash "$0" --seconds "$seconds" --rounds "$rounds" --scale "$scale" ${control:+--control}
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_installed
+run_as_postgres --seconds "$seconds" --rounds "$rounds" --scale "$scale" ${control:+--control}
 work=${BENCH_WORK:-$(mktemp -d /tmp/fast_count-bench.XXXXXX)}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -86,28 +79,10 @@ done
 loaded=$("$bindir/psql" -X -At -h "$work" -p "${port[with]}" -d postgres -c "SHOW shared_preload_libraries")
 unloaded=$("$bindir/psql" -X -At -h "$work" -p "${port[without]}" -d postgres -c "SHOW shared_preload_libraries")
 
-# CPU time of a cluster (its postmaster's children alive, and those it has
-# waited for), in clock ticks: per transaction, what the statements cost
-# that cluster whatever else the machine does.
-cluster_ticks() {
-  local pm
-  pm=$(head -1 "$work/$1/postmaster.pid")
-  cat /proc/[0-9]*/stat 2>/dev/null |
-    awk -v pm="$pm" '$1 == pm { t += $14 + $15 + $16 + $17 } $4 == pm { t += $14 + $15 } END { print t + 0 }'
-}
-hz=$(getconf CLK_TCK)
 tps() {  # cluster mode -> "tps cpu_us_per_transaction" of pgbench -S
-  local before after out n
-  before=$(cluster_ticks "$1")
-  out=$("$bindir/pgbench" -n -S -M "$2" -h "$work" -p "${port[$1]}" -c "$clients" -j 2 -T "$seconds" postgres \
-    2>>"$work/pgbench.err")
-  sleep 0.2  # the clients' backends have exited and been waited for
-  after=$(cluster_ticks "$1")
-  n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
-  echo "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')" \
-       "$(awk -v t="$((after - before))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+  pgbench_with_cpu "$work/$1" "$bindir/pgbench" "$work/pgbench.err" \
+    -S -M "$2" -h "$work" -p "${port[$1]}" -c "$clients" -j 2 -T "$seconds" postgres
 }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 range() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
